@@ -1,0 +1,89 @@
+"""The contract between the posting layer and a device backend.
+
+A backend gets a plain request and a set of hooks and returns True, returns False (with
+`last_error_message`), or raises. It never sees a Job or an Attempt.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from devices.models import Device
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    job_id: str
+    account_handle: str
+    video_path: str
+    caption: str
+    attempt_number: int = 1
+    platform: str = ""
+
+
+class AttemptHooks(Protocol):
+    def checkpoint(self) -> None:
+        """Commit "about to publish"; raises if the attempt may no longer publish."""
+
+    def log(self, message: str) -> None:
+        """Append a line to the attempt's own log."""
+
+
+class PrePostVerificationError(Exception):
+    """The device does not show the job's account (or otherwise is not ready to post)."""
+
+
+class BackendClosed(Exception):
+    """The session was torn down from outside (the job deadline) while the backend worked."""
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    ok: bool
+    detail: str = ""
+
+
+class DeviceBackend(ABC):
+    """Drives one device for one attempt. `close()` may be called from another thread."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.last_error_message = ""
+        self.post_url = ""
+
+    @abstractmethod
+    def post(self, request: PostRequest, hooks: AttemptHooks) -> bool:
+        """Publish the video; call `hooks.checkpoint()` right before the irreversible tap."""
+
+    @abstractmethod
+    def was_published(self, request: PostRequest) -> bool | None:
+        """Is the post there? None when this backend cannot tell."""
+
+    def probe(self) -> HealthReport:
+        """Is the device reachable and ready?"""
+        return HealthReport(ok=True)
+
+    def close(self) -> None:  # noqa: B027 (a backend without a session has nothing to close)
+        """Tear the session down; a blocked `post()` must then fail promptly."""
+
+
+BACKENDS = {
+    "simulator": "devices.backends.simulator.SimulatorBackend",
+    "appium": "devices.backends.appium.AppiumBackend",
+}
+
+
+def get_backend(device: Device) -> DeviceBackend:
+    """A fresh backend instance for the device."""
+    try:
+        dotted = BACKENDS[device.backend]
+    except KeyError:
+        raise ValueError(
+            f"device {device.name!r} has an unknown backend {device.backend!r}"
+        ) from None
+    module_name, class_name = dotted.rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), class_name)(device)

@@ -1,0 +1,215 @@
+"""A phone (or emulator) and its health. Knows nothing of jobs."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+def default_host() -> str:
+    return settings.DEFAULT_HOST
+
+
+class DeviceBackendName(models.TextChoices):
+    SIMULATOR = "simulator", "Simulator"
+    APPIUM = "appium", "Appium"
+
+
+class DeviceHealth(models.TextChoices):
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+    QUARANTINED = "quarantined", "Quarantined"
+
+
+class DeviceQuerySet(models.QuerySet):
+    def available(self, now: datetime) -> "DeviceQuerySet":
+        """Devices that may start an attempt now: enabled, not draining, not quarantined."""
+        return self.filter(enabled=True, draining=False).exclude(
+            health=DeviceHealth.QUARANTINED, quarantined_until__gt=now
+        )
+
+    def without_live_runner(self, now: datetime) -> "DeviceQuerySet":
+        return self.filter(Q(runner_expires_at__isnull=True) | Q(runner_expires_at__lte=now))
+
+
+class Device(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    host = models.CharField(
+        max_length=100,
+        default=default_host,
+        help_text="The django-q cluster (one per machine with phones) that drives this device.",
+    )
+    backend = models.CharField(
+        max_length=20, choices=DeviceBackendName.choices, default=DeviceBackendName.SIMULATOR
+    )
+    appium_url = models.URLField(blank=True, help_text="Appium server, e.g. http://127.0.0.1:4723")
+    capabilities = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    draining = models.BooleanField(
+        default=False, help_text="Finish the current job, then take no more."
+    )
+
+    health = models.CharField(
+        max_length=20, choices=DeviceHealth.choices, default=DeviceHealth.ONLINE
+    )
+    failure_streak = models.PositiveIntegerField(
+        default=0, help_text="Consecutive infrastructure failures."
+    )
+    quarantine_count = models.PositiveIntegerField(default=0)
+    quarantined_until = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    health_detail = models.CharField(max_length=500, blank=True)
+
+    # The device lease: at most one device task drives the device at a time.
+    runner_token = models.UUIDField(null=True, blank=True, editable=False)
+    runner_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When a device task was last enqueued and not yet started: keeps wake-ups from piling
+    # tasks onto the broker while one is already waiting for a worker.
+    woken_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # the sweep: idle devices of one host
+            models.Index(fields=["host", "enabled"], name="devices_device_host_enabled"),
+            # admin filter on health
+            models.Index(fields=["health"], name="devices_device_health"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.backend == DeviceBackendName.SIMULATOR:
+            from devices.backends.simulator import validate_capabilities
+
+            problems = validate_capabilities(self.capabilities)
+            if problems:
+                raise ValidationError({"capabilities": problems})
+        elif self.backend == DeviceBackendName.APPIUM and not self.appium_url:
+            raise ValidationError({"appium_url": "An Appium device needs its server's URL."})
+
+    @property
+    def is_quarantined(self) -> bool:
+        return (
+            self.health == DeviceHealth.QUARANTINED
+            and self.quarantined_until is not None
+            and self.quarantined_until > timezone.now()
+        )
+
+    # --- the device lease ------------------------------------------------------------------
+
+    def acquire_runner_lease(self, now: datetime, seconds: float) -> uuid.UUID | None:
+        """Take the device lease if nobody holds a live one; the row count decides."""
+        token = uuid.uuid4()
+        won = (
+            Device.objects.filter(pk=self.pk)
+            .without_live_runner(now)
+            .update(
+                runner_token=token,
+                runner_expires_at=now + timedelta(seconds=seconds),
+                woken_at=None,
+            )
+        )
+        return token if won == 1 else None
+
+    def claim_wake(self, now: datetime, debounce_seconds: float) -> bool:
+        """Record a wake-up unless a task is already on its way; True if one should be sent."""
+        return (
+            Device.objects.filter(pk=self.pk)
+            .without_live_runner(now)
+            .filter(
+                Q(woken_at__isnull=True) | Q(woken_at__lt=now - timedelta(seconds=debounce_seconds))
+            )
+            .update(woken_at=now)
+            == 1
+        )
+
+    def extend_runner_lease(self, token: uuid.UUID, now: datetime, seconds: float) -> bool:
+        return (
+            Device.objects.filter(pk=self.pk, runner_token=token).update(
+                runner_expires_at=now + timedelta(seconds=seconds)
+            )
+            == 1
+        )
+
+    def release_runner_lease(self, token: uuid.UUID) -> bool:
+        return (
+            Device.objects.filter(pk=self.pk, runner_token=token).update(
+                runner_token=None, runner_expires_at=None
+            )
+            == 1
+        )
+
+    # --- health ----------------------------------------------------------------------------
+
+    def record_healthy(self, now: datetime) -> None:
+        """A success or a passing probe: the streak ends and a quarantine is lifted."""
+        Device.objects.filter(pk=self.pk).update(
+            failure_streak=0,
+            health=DeviceHealth.ONLINE,
+            quarantined_until=None,
+            last_seen_at=now,
+            health_detail="",
+        )
+
+    def record_seen(self, now: datetime) -> None:
+        """The device answered (an account failure still means the phone works)."""
+        Device.objects.filter(pk=self.pk).update(last_seen_at=now)
+
+    def record_infrastructure_failure(self, now: datetime, detail: str = "") -> bool:
+        """Count an infrastructure failure; quarantine at the threshold. True if quarantined."""
+        Device.objects.filter(pk=self.pk).update(failure_streak=F("failure_streak") + 1)
+        self.refresh_from_db(fields=["failure_streak", "quarantine_count", "health"])
+        if self.failure_streak < settings.QUARANTINE_AFTER:
+            return False
+        self.quarantine(now, reason=detail or f"{self.failure_streak} infrastructure failures")
+        return True
+
+    def quarantine(self, now: datetime, reason: str) -> None:
+        """Quarantine for a cooldown that doubles with each repeat, up to the cap."""
+        minutes = min(
+            settings.QUARANTINE_MAX_MINUTES,
+            settings.QUARANTINE_MINUTES * 2**self.quarantine_count,
+        )
+        Device.objects.filter(pk=self.pk).update(
+            health=DeviceHealth.QUARANTINED,
+            quarantined_until=now + timedelta(minutes=minutes),
+            quarantine_count=F("quarantine_count") + 1,
+            failure_streak=0,
+            health_detail=reason[:500],
+        )
+        self.refresh_from_db(fields=["health", "quarantined_until", "quarantine_count"])
+
+    def release_quarantine(self, now: datetime) -> bool:
+        """End a quarantine early (operator or passing probe). False if none was active."""
+        released = Device.objects.filter(pk=self.pk, health=DeviceHealth.QUARANTINED).update(
+            health=DeviceHealth.ONLINE, quarantined_until=None, failure_streak=0, health_detail=""
+        )
+        self.refresh_from_db(fields=["health", "quarantined_until", "failure_streak"])
+        return released == 1
+
+
+class PublishRecord(models.Model):
+    """The simulator's ledger: one row per real publish, so tests can count duplicates."""
+
+    device_name = models.CharField(max_length=100)
+    job_id = models.CharField(max_length=200, db_index=True)
+    account_handle = models.CharField(max_length=200)
+    attempt_number = models.PositiveIntegerField(default=0)
+    published_at = models.DateTimeField(default=timezone.now)
+    post_url = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["published_at"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} on {self.device_name}"

@@ -1,0 +1,139 @@
+"""Which jobs a device may run now, and the claim that hands exactly one of them to a worker."""
+
+import os
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Min, Q
+
+from devices.models import Device
+from posting.models import Account, AccountStatus, Attempt, FleetControl, Job, JobStatus
+
+
+def device_may_start(device: Device, now: datetime) -> bool:
+    """Enabled, not draining, not quarantined, and the fleet is not paused."""
+    if FleetControl.is_paused():
+        return False
+    return Device.objects.available(now).filter(pk=device.pk).exists()
+
+
+def postable_accounts(device: Device, now: datetime) -> list[Account]:
+    """The device's accounts that may post now: not held, outside pacing limits, not busy."""
+    accounts = list(Account.objects.filter(device=device).postable(now))
+    if not accounts:
+        return []
+    busy = set(
+        Job.objects.filter(
+            status=JobStatus.RUNNING, account__in=[a.pk for a in accounts]
+        ).values_list("account_id", flat=True)
+    )
+    return [a for a in accounts if a.pk not in busy and a.next_post_allowed_at(now) <= now]
+
+
+def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
+    """Claim the device's next eligible job and open its attempt, or return None.
+
+    The claim is a conditional UPDATE whose row count decides the winner; the attempt insert
+    in the same transaction is refused by the database if the device or the job already has a
+    running attempt, so duplicate device tasks are harmless.
+    """
+    if not device_may_start(device, now):
+        return None
+    account_ids = [a.pk for a in postable_accounts(device, now)]
+    if not account_ids:
+        return None
+    token = uuid.uuid4()
+    try:
+        with transaction.atomic():
+            return _claim(device, account_ids, token, now, cluster)
+    except IntegrityError:
+        return None
+
+
+def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
+    candidates = (
+        Job.objects.filter(status=JobStatus.PENDING, account_id__in=account_ids)
+        .due(now)
+        .runnable_order()
+    )
+    # PostgreSQL: concurrent claimers skip each other's candidate row. SQLite: the IMMEDIATE
+    # transaction already holds the write lock, so the select and the update cannot interleave.
+    if connection.features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+    pk = candidates.values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    return _open(pk, device, token, now, cluster)
+
+
+def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
+    """Claim this pending job on the device (None if someone else got it first)."""
+    try:
+        with transaction.atomic():
+            return _open(job.pk, device, uuid.uuid4(), now, cluster)
+    except IntegrityError:
+        return None
+
+
+def _open(pk: int, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
+    won = Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING,
+        lease_token=token,
+        device=device,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        cancel_requested=False,
+        updated_at=now,
+    )
+    if won != 1:
+        return None
+    job = Job.objects.select_related("account").get(pk=pk)
+    return Attempt.objects.create(
+        job=job,
+        device=device,
+        pass_number=job.pass_number,
+        number=job.attempts,
+        started_at=now,
+        lease_token=token,
+        lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
+        cluster=cluster,
+        worker_pid=os.getpid(),
+    )
+
+
+def next_due_at(device: Device, now: datetime) -> datetime | None:
+    """When the device's next pending job becomes runnable (`now` if one is), or None."""
+    if not device_may_start(device, now):
+        return None
+    accounts = Account.objects.filter(device=device).filter(
+        Q(status=AccountStatus.ACTIVE) | Q(status=AccountStatus.RATE_LIMITED)
+    )
+    soonest = None
+    for account in accounts:
+        moment = _account_next_due(account, now)
+        if moment is not None and (soonest is None or moment < soonest):
+            soonest = moment
+    return soonest
+
+
+def _account_next_due(account: Account, now: datetime) -> datetime | None:
+    pending = Job.objects.filter(account=account, status=JobStatus.PENDING)
+    if pending.due(now).exists():
+        job_due = now
+    else:
+        # A job waits on its retry delay or its schedule; the rare job that waits on both is
+        # found by the periodic sweep instead.
+        waits = pending.aggregate(
+            retry=Min("retry_at", filter=Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)),
+            scheduled=Min("scheduled_at", filter=Q(retry_at__isnull=True) | Q(retry_at__lte=now)),
+        )
+        known = [t for t in waits.values() if t is not None]
+        if not known:
+            return None
+        job_due = min(known)
+    allowed = account.next_post_allowed_at(job_due)
+    if account.status == AccountStatus.RATE_LIMITED and account.held_until:
+        allowed = max(allowed, account.held_until)
+    return allowed

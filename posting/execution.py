@@ -1,0 +1,237 @@
+"""Run the backend for a claimed attempt and classify what happened. Writes no job state.
+
+`execute_posting_job(job, device)` is the public entry point of the original task and returns
+the 4-tuple `PostingResult`; the runner uses `run_attempt`, which also reports the matched
+rule, the log, whether the publishing checkpoint was passed and whether the deadline fired.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from devices.backends import DeviceBackend, PostRequest, PrePostVerificationError, get_backend
+from devices.models import Device
+from posting.models import Attempt, AttemptCancelled, ErrorCategory, ErrorType, Job, LeaseLost
+from retries.classification import (
+    Classification,
+    classify_exception,
+    classify_returned_false,
+    describe_exception,
+)
+
+logger = logging.getLogger("posting.execution")
+
+
+class PostingResult(NamedTuple):
+    success: bool
+    error: str
+    error_category: str
+    error_type: str
+
+
+SUCCESS = PostingResult(True, "", "", "")
+
+
+@dataclass
+class AttemptReport:
+    result: PostingResult
+    matched_rule: str = ""
+    post_url: str = ""
+    traceback: str = ""
+    checkpoint_reached: bool = False
+    timed_out: bool = False
+    lease_lost: bool = False
+    cancelled: bool = False
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.log_lines)
+
+
+class AttemptHooks:
+    """What a backend may call back: the publishing checkpoint and the attempt's log."""
+
+    def __init__(self, attempt: Attempt | None, clock: Callable[[], datetime] = timezone.now):
+        self.attempt = attempt
+        self.clock = clock
+        self.lines: list[str] = []
+        self.checkpoint_reached = False
+
+    def log(self, message: str) -> None:
+        self.lines.append(f"{self.clock().strftime('%H:%M:%S.%f')[:-3]} {message}")
+
+    def checkpoint(self) -> None:
+        if self.attempt is not None:
+            self.attempt.mark_checkpoint(self.clock())
+        self.checkpoint_reached = True
+        self.log("publishing checkpoint committed")
+
+
+class AttemptWatch(threading.Thread):
+    """Keeps the leases alive while the backend works and enforces the job deadline.
+
+    On expiry it tears down the backend session (never a signal: django-q's own SIGALRM
+    timeout must stay the only one) so the blocked call fails and the worker moves on.
+    """
+
+    def __init__(
+        self,
+        backend: DeviceBackend,
+        attempt: Attempt | None,
+        *,
+        timeout: float,
+        extra_beat: Callable[[datetime], bool] | None = None,
+    ) -> None:
+        super().__init__(name="attempt-watch", daemon=True)
+        self.backend = backend
+        self.attempt = attempt
+        self.timeout = timeout
+        self.extra_beat = extra_beat
+        self.stopped = threading.Event()
+        self.timed_out = False
+        self.lease_lost = False
+
+    def run(self) -> None:
+        lease = settings.LEASE_SECONDS
+        interval = max(0.05, lease / 3)
+        deadline = time.monotonic() + self.timeout
+        try:
+            while not self.stopped.wait(max(0.0, min(interval, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    self.timed_out = True
+                    self.backend.close()
+                    return
+                now = timezone.now()
+                if self.attempt is not None and not self.attempt.extend_lease(now, lease):
+                    self.lease_lost = True
+                    self.backend.close()
+                    return
+                if self.extra_beat is not None:
+                    self.extra_beat(now)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def build_request(job: Job, attempt: Attempt | None) -> PostRequest:
+    return PostRequest(
+        job_id=job.job_id,
+        account_handle=job.account.handle,
+        video_path=job.video_path,
+        caption=job.caption,
+        attempt_number=attempt.number if attempt else max(job.attempts, 1),
+        platform=job.account.platform,
+    )
+
+
+def execute_posting_job(job: Job, device: Device) -> PostingResult:
+    """Run the backend for the job's claimed attempt; (success, error, category, type)."""
+    attempt = job.attempt_set.running().first()
+    return run_attempt(job, device, attempt).result
+
+
+def run_attempt(
+    job: Job,
+    device: Device,
+    attempt: Attempt | None,
+    *,
+    timeout: float | None = None,
+    extra_beat: Callable[[datetime], bool] | None = None,
+) -> AttemptReport:
+    """Run one attempt to its end and classify it; see the module docstring."""
+    backend = get_backend(device)
+    hooks = AttemptHooks(attempt)
+    hooks.log(f"attempt {attempt.number if attempt else '-'} of {job.job_id} on {device.name}")
+    watch = AttemptWatch(
+        backend, attempt, timeout=timeout or settings.JOB_TIMEOUT, extra_beat=extra_beat
+    )
+    watch.start()
+    try:
+        report = _post(backend, build_request(job, attempt), hooks, watch)
+    finally:
+        watch.stop()
+        _close_quietly(backend, hooks)
+    report.checkpoint_reached = hooks.checkpoint_reached
+    report.log_lines = hooks.lines
+    _log_outcome(job, report)
+    return report
+
+
+def _post(backend, request, hooks, watch) -> AttemptReport:
+    try:
+        if backend.post(request, hooks):
+            return AttemptReport(SUCCESS, matched_rule="success", post_url=backend.post_url)
+        message = backend.last_error_message or "Post returned False"
+        return _failure(message, classify_returned_false(message))
+    except PrePostVerificationError as exc:
+        return _failure(
+            f"Pre-post verification failed: {exc}",
+            Classification(
+                ErrorCategory.INFRASTRUCTURE, ErrorType.VERIFICATION_RACE, "pre-post verification"
+            ),
+        )
+    except LeaseLost as exc:
+        return _failure(str(exc), _worker_lost(), lease_lost=True)
+    except AttemptCancelled as exc:
+        return _failure(
+            str(exc), Classification(ErrorCategory.UNKNOWN, "", "cancelled"), cancelled=True
+        )
+    except Exception as exc:
+        if watch.timed_out:
+            return _failure(
+                f"Job timed out after {watch.timeout:g} s ({describe_exception(exc)})",
+                Classification(ErrorCategory.INFRASTRUCTURE, ErrorType.JOB_TIMEOUT, "deadline"),
+            )
+        if watch.lease_lost:
+            return _failure(describe_exception(exc), _worker_lost(), lease_lost=True)
+        found = classify_exception(exc)
+        # Unrecognised exceptions are bugs or surprises: keep the traceback for the operator.
+        trace = tb.format_exc() if found.category == ErrorCategory.UNKNOWN else ""
+        return _failure(describe_exception(exc), found, traceback=trace)
+
+
+def _failure(message: str, found: Classification, **flags) -> AttemptReport:
+    result = PostingResult(False, message, found.category, found.error_type)
+    return AttemptReport(result, matched_rule=found.rule, **flags)
+
+
+def _worker_lost() -> Classification:
+    return Classification(ErrorCategory.INFRASTRUCTURE, ErrorType.WORKER_LOST, "lease lost")
+
+
+def _close_quietly(backend: DeviceBackend, hooks: AttemptHooks) -> None:
+    try:
+        backend.close()
+    except Exception as exc:  # a failed teardown must not hide the attempt's own outcome
+        hooks.log(f"closing the backend failed: {describe_exception(exc)}")
+
+
+def _log_outcome(job: Job, report: AttemptReport) -> None:
+    result = report.result
+    if result.success:
+        logger.info("Job %s completed successfully", job.job_id)
+        return
+    level = logging.ERROR if report.traceback else logging.WARNING
+    logger.log(
+        level,
+        "Job %s failed: %s (category: %s, type: %s)",
+        job.job_id,
+        result.error,
+        result.error_category,
+        result.error_type,
+    )

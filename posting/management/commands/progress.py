@@ -1,0 +1,25 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from posting.progress import progress_counts
+
+
+class Command(BaseCommand):
+    help = "Counts of jobs by pass, status, category and type."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", dest="as_json")
+
+    def handle(self, *args, as_json: bool, **options):
+        counts = progress_counts()
+        if as_json:
+            self.stdout.write(json.dumps(counts, indent=2, sort_keys=True))
+            return
+        for number, entry in sorted(counts["passes"].items()):
+            statuses = ", ".join(f"{s} {n}" for s, n in sorted(entry["by_status"].items()))
+            self.stdout.write(f"Pass {number}: {entry['total']} jobs ({statuses})")
+            for key, n in sorted(entry["failures"].items()):
+                self.stdout.write(f"    {key}: {n}")
+        totals = ", ".join(f"{s} {n}" for s, n in sorted(counts["by_status"].items()))
+        self.stdout.write(self.style.SUCCESS(f"{counts['total']} jobs: {totals or 'none'}"))

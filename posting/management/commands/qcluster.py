@@ -1,0 +1,68 @@
+"""django-q2's `qcluster`, plus Fleetpost's cluster heartbeat and fast sweep of its host.
+
+The cluster (sentinel, workers) starts exactly as django-q2 starts it. This process, its
+parent, then beats: it records the cluster as alive in our tables, recovers expired leases and
+wakes idle devices of its host every SWEEP_SECONDS, and runs the watchdog. django-q2's own
+schedule still runs the sweep once a minute from inside the sentinel, so recovery goes on even
+if this parent process is killed and the sentinel orphaned.
+"""
+
+import os
+import signal
+import time
+
+from django.conf import settings
+from django.utils import timezone
+from django_q.management.commands.qcluster import Command as QClusterCommand
+
+from posting.models import ClusterHeartbeat
+from posting.schedules import ensure_sweep_schedule
+from posting.sweep import sweep
+from posting.watchdog import run_watchdog
+
+
+class Command(QClusterCommand):
+    help = "Starts the django-q2 cluster of this host, with Fleetpost's heartbeat and sweep."
+
+    def handle(self, *args, run_once: bool = False, cluster_name: str | None = None, **options):
+        if cluster_name:
+            os.environ["Q_CLUSTER_NAME"] = cluster_name
+        from django_q.cluster import Cluster  # after Q_CLUSTER_NAME is set
+        from django_q.conf import Conf
+
+        settings.SECRET_KEY  # noqa: B018 (payload signing needs it; fail before forking)
+        name = Conf.CLUSTER_NAME
+        ensure_sweep_schedule(name)
+        cluster = Cluster()
+        cluster.start()
+        ClusterHeartbeat.beat(name, timezone.now(), workers=Conf.WORKERS, starting=True)
+        try:
+            if not run_once:
+                self.beat_until_stopped(cluster, name, Conf.WORKERS)
+        finally:
+            cluster.stop()
+            ClusterHeartbeat.mark_stopped(name, timezone.now())
+
+    def beat_until_stopped(self, cluster, name: str, workers: int) -> None:
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+        next_sweep = 0.0
+        while not stopping and cluster.sentinel.is_alive():
+            self.beat_once(name, workers, sweep_now=time.monotonic() >= next_sweep)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + settings.SWEEP_SECONDS
+            time.sleep(min(settings.CLUSTER_HEARTBEAT_SECONDS, settings.SWEEP_SECONDS))
+
+    def beat_once(self, name: str, workers: int, *, sweep_now: bool) -> bool:
+        """One heartbeat (and sweep); errors are logged so a database blip stops nothing."""
+        try:
+            now = timezone.now()
+            ClusterHeartbeat.beat(name, now, workers=workers)
+            if sweep_now:
+                sweep(name, now=now)
+                run_watchdog(name, now=now)
+        except Exception as exc:  # the loop must outlive a locked or restarting database
+            self.stderr.write(f"cluster {name}: heartbeat failed: {exc}")
+            return False
+        return True

@@ -1,0 +1,152 @@
+"""An account on a platform, logged in on exactly one device."""
+
+import zoneinfo
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from posting.models.choices import AccountStatus
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a time zone name such as Europe/Berlin") from None
+
+
+class AccountQuerySet(models.QuerySet):
+    def postable(self, now: datetime) -> "AccountQuerySet":
+        """Not held, or held only by a rate limit whose cooldown has ended."""
+        return self.filter(
+            Q(status=AccountStatus.ACTIVE)
+            | Q(status=AccountStatus.RATE_LIMITED, held_until__lte=now)
+        )
+
+
+class Account(models.Model):
+    handle = models.CharField(max_length=200, unique=True)
+    platform = models.CharField(max_length=50, default="tiktok")
+    device = models.ForeignKey(
+        "devices.Device",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
+        help_text="The phone this account is logged in on; its jobs run only there.",
+    )
+    status = models.CharField(
+        max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    held_at = models.DateTimeField(null=True, blank=True)
+    held_reason = models.CharField(max_length=500, blank=True)
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of a rate-limit cooldown."
+    )
+
+    min_post_interval = models.DurationField(default=timedelta(0))
+    daily_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Posts per day in the account's time zone; empty: no cap."
+    )
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    last_posted_at = models.DateTimeField(null=True, blank=True)
+    # Posts on `posts_day` (the account's local date): the daily cap without a count query.
+    posts_day = models.DateField(null=True, blank=True)
+    posts_on_day = models.PositiveIntegerField(default=0)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["handle"]
+        indexes = [
+            # eligibility: the accounts of one device; admin filter by device
+            models.Index(fields=["device", "status"], name="posting_account_device_status"),
+            # admin filter on status
+            models.Index(fields=["status"], name="posting_account_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.handle
+
+    def clean(self) -> None:
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValidationError(
+                {"window_end": "Give both ends of the posting window, or neither."}
+            )
+
+    # --- pacing ----------------------------------------------------------------------------
+
+    def local_now(self, now: datetime) -> datetime:
+        return now.astimezone(zoneinfo.ZoneInfo(self.timezone))
+
+    def next_post_allowed_at(self, now: datetime) -> datetime:
+        """The earliest moment pacing lets this account post (`now` if it may post now)."""
+        candidates = [now]
+        if self.last_posted_at and self.min_post_interval:
+            candidates.append(self.last_posted_at + self.min_post_interval)
+        local = self.local_now(now)
+        capped = self.daily_cap is not None and self.posts_on_day >= self.daily_cap
+        if capped and self.posts_day == local.date():
+            candidates.append(_next_local_midnight(local))
+        allowed = max(candidates)
+        return self._next_window_opening(allowed)
+
+    def _next_window_opening(self, moment: datetime) -> datetime:
+        if self.window_start is None or self.window_end is None:
+            return moment
+        local = self.local_now(moment)
+        start, end, t = self.window_start, self.window_end, local.time()
+        inside = start <= t < end if start <= end else (t >= start or t < end)
+        if inside:
+            return moment
+        opening = local.replace(
+            hour=start.hour, minute=start.minute, second=start.second, microsecond=0
+        )
+        if opening <= local:
+            opening += timedelta(days=1)
+        return opening.astimezone(moment.tzinfo)
+
+    def record_post(self, now: datetime) -> None:
+        """Count a published post toward pacing."""
+        today = self.local_now(now).date()
+        same_day = self.posts_day == today
+        Account.objects.filter(pk=self.pk).update(
+            last_posted_at=now,
+            posts_day=today,
+            posts_on_day=(self.posts_on_day + 1) if same_day else 1,
+        )
+
+    # --- holds -----------------------------------------------------------------------------
+
+    @property
+    def is_held(self) -> bool:
+        return self.status != AccountStatus.ACTIVE
+
+    def hold(self, status: str, reason: str, now: datetime, until: datetime | None = None) -> bool:
+        """Hold the account. An account already held keeps its first reason."""
+        if status == AccountStatus.ACTIVE:
+            raise ValueError("hold() needs a held status; use release() to reactivate")
+        held = Account.objects.filter(pk=self.pk, status=AccountStatus.ACTIVE).update(
+            status=status, held_at=now, held_reason=reason[:500], held_until=until
+        )
+        self.refresh_from_db(fields=["status", "held_at", "held_reason", "held_until"])
+        return held == 1
+
+    def release(self) -> bool:
+        """Make a held account active again. False if it was not held."""
+        released = (
+            Account.objects.filter(pk=self.pk)
+            .exclude(status=AccountStatus.ACTIVE)
+            .update(status=AccountStatus.ACTIVE, held_at=None, held_reason="", held_until=None)
+        )
+        self.refresh_from_db(fields=["status", "held_at", "held_reason", "held_until"])
+        return released == 1
+
+
+def _next_local_midnight(local: datetime) -> datetime:
+    tomorrow = (local + timedelta(days=1)).date()
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=local.tzinfo)

@@ -1,0 +1,154 @@
+"""One try of a job on a device, with its lease, checkpoint and classified outcome."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+
+from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
+
+
+class LeaseLost(Exception):
+    """The attempt's lease token no longer owns the attempt (expired and taken over)."""
+
+
+class AttemptCancelled(Exception):
+    """An operator cancelled the job before its publishing checkpoint."""
+
+
+class AttemptQuerySet(models.QuerySet):
+    def running(self) -> "AttemptQuerySet":
+        return self.filter(outcome=AttemptOutcome.RUNNING)
+
+    def lease_expired(self, now: datetime) -> "AttemptQuerySet":
+        return self.running().filter(lease_expires_at__lt=now)
+
+    def holding(self, token: uuid.UUID) -> "AttemptQuerySet":
+        """The running attempt this token still owns (empty once taken over)."""
+        return self.filter(lease_token=token, outcome=AttemptOutcome.RUNNING)
+
+
+class Attempt(models.Model):
+    job = models.ForeignKey("posting.Job", on_delete=models.CASCADE, related_name="attempt_set")
+    device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="+")
+    pass_number = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(help_text="Attempt number within the pass.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    )
+    error = models.TextField(blank=True)
+    error_category = models.CharField(max_length=20, choices=ErrorCategory.choices, blank=True)
+    error_type = models.CharField(max_length=40, choices=ErrorType.choices, blank=True)
+    matched_rule = models.CharField(max_length=200, blank=True)
+    log = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    checkpoint_at = models.DateTimeField(
+        null=True, blank=True, help_text="Committed just before the irreversible publish tap."
+    )
+    lease_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    lease_expires_at = models.DateTimeField()
+    cluster = models.CharField(max_length=100, blank=True, help_text="The cluster that ran it.")
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = AttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Invariant 1: one running attempt per device and per job, enforced by the database.
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=Q(outcome="running"),
+                name="%(app_label)s_%(class)s_one_running_per_device",
+            ),
+            models.UniqueConstraint(
+                fields=["job"],
+                condition=Q(outcome="running"),
+                name="%(app_label)s_%(class)s_one_running_per_job",
+            ),
+        ]
+        indexes = [
+            # the sweep: running attempts whose lease expired
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(outcome="running"),
+                name="posting_attempt_running_lease",
+            ),
+            # a job's attempts (inline), newest first
+            models.Index(fields=["job", "-id"], name="posting_attempt_job"),
+            # admin filters: outcome, category/type, device, pass
+            models.Index(fields=["outcome", "-id"], name="posting_attempt_outcome"),
+            models.Index(fields=["error_category", "error_type"], name="posting_attempt_cat_type"),
+            models.Index(fields=["device", "-id"], name="posting_attempt_device"),
+            models.Index(fields=["pass_number"], name="posting_attempt_pass"),
+            # throughput over time on the dashboard
+            models.Index(fields=["finished_at"], name="posting_attempt_finished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} #{self.number} (pass {self.pass_number})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def extend_lease(self, now: datetime, seconds: float) -> bool:
+        """The heartbeat: keep the lease while the backend works. False once taken over."""
+        return (
+            Attempt.objects.holding(self.lease_token).update(
+                lease_expires_at=now + timedelta(seconds=seconds)
+            )
+            == 1
+        )
+
+    def mark_checkpoint(self, now: datetime) -> None:
+        """Commit "about to publish". Raises LeaseLost or AttemptCancelled instead."""
+        from posting.models.job import Job  # sibling module; avoids an import cycle
+
+        if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+            raise AttemptCancelled(f"job {self.job_id} was cancelled before publishing")
+        marked = (
+            Attempt.objects.holding(self.lease_token)
+            .filter(lease_expires_at__gte=now)
+            .update(checkpoint_at=now)
+        )
+        if marked != 1:
+            raise LeaseLost(f"attempt {self.pk} lost its lease before publishing")
+        self.checkpoint_at = now
+
+    def finish(
+        self,
+        *,
+        outcome: str,
+        now: datetime,
+        error: str = "",
+        error_category: str = "",
+        error_type: str = "",
+        matched_rule: str = "",
+        log: str | None = None,
+        traceback: str = "",
+    ) -> bool:
+        """End the attempt if this token still owns it. The row count decides."""
+        if outcome == AttemptOutcome.RUNNING:
+            raise ValueError("an attempt cannot finish as running")
+        fields = {
+            "outcome": outcome,
+            "finished_at": now,
+            "error": error,
+            "error_category": error_category,
+            "error_type": error_type,
+            "matched_rule": matched_rule[:200],
+            "traceback": traceback,
+        }
+        if log is not None:
+            fields["log"] = log
+        if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
+            return False
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True

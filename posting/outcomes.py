@@ -1,0 +1,250 @@
+"""Record how an attempt ended: the job's next state, account holds and device health.
+
+Every write here is fenced by the attempt's lease token: `Attempt.finish` succeeds only for
+the token that still owns the attempt, and the job is updated only while it carries that
+token. A worker whose lease was taken over therefore records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from devices.backends import get_backend
+from posting.execution import AttemptReport, PostingResult, build_request
+from posting.models import (
+    AccountStatus,
+    Attempt,
+    AttemptOutcome,
+    ErrorCategory,
+    ErrorType,
+    Job,
+    JobStatus,
+)
+from posting.models.choices import HOLD_STATUS_OF_TYPE
+from posting.notifications import notify
+from retries.classification import describe_exception
+from retries.policy import decide_retry
+from retries.taxonomy import DEVICE_HEALTH_EXEMPT_TYPES
+
+logger = logging.getLogger("posting.outcomes")
+
+
+class FencedWriteRefused(Exception):
+    """The job no longer carries the attempt's lease token; the transaction is rolled back."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str
+    category: str
+    error_type: str
+    rule: str = ""
+    traceback: str = ""
+
+    @classmethod
+    def from_result(cls, result: PostingResult, rule: str = "", traceback: str = "") -> Failure:
+        return cls(result.error, result.error_category, result.error_type, rule, traceback)
+
+
+def settle_report(attempt: Attempt, report: AttemptReport, now: datetime) -> str | None:
+    """Record a finished run of the backend. Returns the job's new status, None if refused."""
+    if report.lease_lost:
+        return None  # the sweep owns this attempt now
+    log = report.log
+    if report.result.success:
+        return record_success(attempt, now, post_url=report.post_url, log=log)
+    failure = Failure.from_result(report.result, report.matched_rule, report.traceback)
+    if report.checkpoint_reached:
+        return resolve_unknown_outcome(attempt, failure, now, log=log)
+    if report.cancelled:
+        return record_cancelled(attempt, failure, now, log=log)
+    return record_failure(attempt, failure, now, log=log)
+
+
+def settle_lost_attempt(attempt: Attempt, now: datetime) -> str | None:
+    """Recover an attempt whose lease expired (its worker died or hung)."""
+    failure = Failure(
+        error=f"Worker lost: the lease expired at {attempt.lease_expires_at:%Y-%m-%d %H:%M:%S}",
+        category=ErrorCategory.INFRASTRUCTURE,
+        error_type=ErrorType.WORKER_LOST,
+        rule="lease expired",
+    )
+    if attempt.checkpoint_at is not None:
+        return resolve_unknown_outcome(attempt, failure, now, outcome=AttemptOutcome.LOST)
+    return record_failure(attempt, failure, now, outcome=AttemptOutcome.LOST)
+
+
+def record_success(
+    attempt: Attempt, now: datetime, *, post_url: str = "", log: str | None = None, rule="success"
+) -> str | None:
+    job, account, device = attempt.job, attempt.job.account, attempt.device
+    with transaction.atomic():
+        if not attempt.finish(outcome=AttemptOutcome.SUCCESS, now=now, matched_rule=rule, log=log):
+            return None
+        _update_job(
+            attempt,
+            status=JobStatus.SUCCESS,
+            completed_at=now,
+            retry_at=None,
+            error="",
+            error_category=ErrorCategory.NONE,
+            error_type=ErrorType.NONE,
+            post_url=post_url or job.post_url,
+        )
+        account.record_post(now)
+        if account.status == AccountStatus.RATE_LIMITED:
+            account.release()
+        device.record_healthy(now)
+    logger.info("Job %s posted on %s (%s)", job.job_id, device.name, rule)
+    return JobStatus.SUCCESS
+
+
+def record_failure(
+    attempt: Attempt,
+    failure: Failure,
+    now: datetime,
+    *,
+    outcome: str = AttemptOutcome.FAILED,
+    log: str | None = None,
+    retry_delay_minutes: float | None = None,
+) -> str | None:
+    """A failure whose post certainly did not happen: the retry policy decides."""
+    job, account, device = attempt.job, attempt.job.account, attempt.device
+    decision = decide_retry(
+        failure.category,
+        failure.error_type,
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        now=now,
+        retry_delay_minutes=retry_delay_minutes,
+    )
+    status = JobStatus.PENDING if decision.retry else JobStatus.FAILED
+    with transaction.atomic():
+        if not _finish_failed(attempt, failure, now, outcome, log):
+            return None
+        _update_job(
+            attempt,
+            status=status,
+            retry_at=decision.retry_at,
+            completed_at=None if decision.retry else now,
+            error=failure.error,
+            error_category=failure.category,
+            error_type=failure.error_type,
+        )
+        held = decision.hold_account and account.hold(
+            HOLD_STATUS_OF_TYPE[failure.error_type],
+            reason=failure.error,
+            now=now,
+            until=decision.hold_until,
+        )
+        quarantined = _count_toward_device(device, failure, now)
+    if held:
+        notify("account_held", f"Account {account.handle} held: {failure.error}")
+    if quarantined:
+        notify("device_quarantined", f"Device {device.name} quarantined: {failure.error}")
+    return status
+
+
+def record_needs_review(
+    attempt: Attempt, failure: Failure, now: datetime, *, outcome: str, log: str | None = None
+) -> str | None:
+    """The post may exist and nobody can tell: an operator decides, nothing is retried."""
+    device = attempt.device
+    review = Failure(
+        error=f"{failure.error} — after the publishing checkpoint; the post may exist",
+        category=ErrorCategory.UNKNOWN,
+        error_type=ErrorType.UNVERIFIED_PUBLISH,
+        rule=f"unverified after: {failure.rule}",
+        traceback=failure.traceback,
+    )
+    with transaction.atomic():
+        if not _finish_failed(attempt, review, now, outcome, log):
+            return None
+        _update_job(
+            attempt,
+            status=JobStatus.NEEDS_REVIEW,
+            retry_at=None,
+            completed_at=now,
+            error=review.error,
+            error_category=review.category,
+            error_type=review.error_type,
+        )
+        _count_toward_device(device, failure, now)
+    notify("needs_review", f"Job {attempt.job.job_id} needs review: {review.error}")
+    return JobStatus.NEEDS_REVIEW
+
+
+def record_cancelled(
+    attempt: Attempt, failure: Failure, now: datetime, *, log: str | None = None
+) -> str | None:
+    with transaction.atomic():
+        if not _finish_failed(attempt, failure, now, AttemptOutcome.FAILED, log):
+            return None
+        _update_job(attempt, status=JobStatus.CANCELLED, retry_at=None, completed_at=now)
+    return JobStatus.CANCELLED
+
+
+def resolve_unknown_outcome(
+    attempt: Attempt,
+    failure: Failure,
+    now: datetime,
+    *,
+    outcome: str = AttemptOutcome.FAILED,
+    log: str | None = None,
+) -> str | None:
+    """After the checkpoint: ask the backend whether the post exists before anything else."""
+    verdict = verify_publication(attempt)
+    if verdict is True:
+        return record_success(attempt, now, log=log, rule=f"verified posted after: {failure.rule}")
+    if verdict is False or settings.PUBLISH_AT_LEAST_ONCE:
+        return record_failure(attempt, failure, now, outcome=outcome, log=log)
+    return record_needs_review(attempt, failure, now, outcome=outcome, log=log)
+
+
+def verify_publication(attempt: Attempt) -> bool | None:
+    """True posted, False not posted, None cannot tell (no verification, or it failed)."""
+    backend = get_backend(attempt.device)
+    try:
+        return backend.was_published(build_request(attempt.job, attempt))
+    except Exception as exc:
+        logger.warning("Verifying job %s failed: %s", attempt.job.job_id, describe_exception(exc))
+        return None
+    finally:
+        backend.close()
+
+
+def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:
+    return attempt.finish(
+        outcome=outcome,
+        now=now,
+        error=failure.error,
+        error_category=failure.category,
+        error_type=failure.error_type,
+        matched_rule=failure.rule,
+        traceback=failure.traceback,
+        log=log,
+    )
+
+
+def _update_job(attempt: Attempt, **fields) -> None:
+    fields.setdefault("updated_at", fields.get("completed_at") or attempt.finished_at)
+    updated = Job.objects.filter(pk=attempt.job_id, lease_token=attempt.lease_token).update(
+        lease_token=None, **fields
+    )
+    if updated != 1:
+        raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
+
+
+def _count_toward_device(device, failure: Failure, now: datetime) -> bool:
+    """Infrastructure failures build the device's streak; others show the phone works."""
+    if failure.category != ErrorCategory.INFRASTRUCTURE:
+        device.record_seen(now)
+        return False
+    if failure.error_type in DEVICE_HEALTH_EXEMPT_TYPES:
+        return False
+    return device.record_infrastructure_failure(now, detail=failure.error)

@@ -1,0 +1,20 @@
+"""django-q2 task entry points. They take primary keys and names, never model instances."""
+
+from django_q.conf import Conf
+
+from devices.models import Device
+from posting.runner import DeviceRunner
+from posting.sweep import sweep
+
+
+def run_device_queue(device_pk: int) -> str:
+    """Run the device's eligible jobs for one time budget (see posting.runner)."""
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is None:
+        return f"device {device_pk} no longer exists"
+    return str(DeviceRunner(device, cluster=Conf.CLUSTER_NAME).run())
+
+
+def sweep_host(host: str | None = None) -> str:
+    """The scheduled sweep of one host's devices (all hosts when None)."""
+    return str(sweep(host))

@@ -1,0 +1,87 @@
+"""`update_job_status`: the legacy tracker's entry point, on top of the runner's transitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from devices.models import Device
+from posting.claiming import open_attempt
+from posting.models import Attempt, InvalidTransition, Job, JobStatus
+from posting.outcomes import Failure, record_failure, record_success
+from retries.classification import classify_message
+from retries.taxonomy import category_of, is_known_pair
+
+
+class LeaseHeld(Exception):
+    """The job's attempt runs under a live lease and no (or another) token was given."""
+
+
+def update_job_status(
+    job_id: str,
+    status: str,
+    device: Device | str | int | None,
+    error: str = "",
+    retry_delay_minutes: float | None = None,
+    error_category: str = "",
+    error_type: str = "",
+    *,
+    lease_token=None,
+    now: datetime | None = None,
+) -> str:
+    """Record an outcome for a job; returns the job's new status.
+
+    `status` is 'success' or 'failed'. Explicit category and type win, otherwise the error is
+    classified; the retry policy applies as for the runner. A job whose attempt runs under a
+    live lease is refused unless `lease_token` is that lease's token.
+    """
+    now = now or timezone.now()
+    if status not in (JobStatus.SUCCESS, JobStatus.FAILED):
+        raise ValueError(f"status must be 'success' or 'failed', not {status!r}")
+    with transaction.atomic():
+        job = Job.objects.select_related("account").get(job_id=job_id)
+        attempt = _attempt_to_settle(job, _resolve_device(device, job), lease_token, now)
+        if status == JobStatus.SUCCESS:
+            return record_success(attempt, now, rule="reported success")
+        failure = _failure(error, error_category, error_type)
+        return record_failure(attempt, failure, now, retry_delay_minutes=retry_delay_minutes)
+
+
+def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> Attempt:
+    running = job.attempt_set.running().select_related("device", "job__account").first()
+    if running is not None:
+        if running.lease_token != lease_token and running.lease_expires_at >= now:
+            raise LeaseHeld(f"job {job.job_id} is running under a live lease on {running.device}")
+        return running
+    if job.status != JobStatus.PENDING:
+        raise InvalidTransition(f"job {job.job_id} is {job.status}; only pending or running jobs")
+    attempt = open_attempt(job, device, now=now)
+    if attempt is None:
+        raise InvalidTransition(f"job {job.job_id} could not be claimed on {device}")
+    return attempt
+
+
+def _failure(error: str, category: str, error_type: str) -> Failure:
+    if error_type and not category:
+        category = category_of(error_type)
+    if category and is_known_pair(category, error_type):
+        return Failure(error, category, error_type, rule="explicit")
+    if category or error_type:
+        raise ValueError(f"({category!r}, {error_type!r}) is not a category and type we know")
+    found = classify_message(error)
+    return Failure(error, found.category, found.error_type, rule=found.rule)
+
+
+def _resolve_device(device: Device | str | int | None, job: Job) -> Device:
+    if isinstance(device, Device):
+        return device
+    if isinstance(device, str) and not device.isdigit():
+        return Device.objects.get(name=device)
+    if device is not None and Device.objects.filter(pk=int(device)).exists():
+        return Device.objects.get(pk=int(device))
+    # The legacy worker_id was a worker index, not a device: use the account's phone.
+    if job.account.device is not None:
+        return job.account.device
+    raise InvalidTransition(f"job {job.job_id}: no device given and its account has none")

@@ -1,0 +1,45 @@
+"""Small explicit factories for the tests."""
+
+from datetime import UTC, datetime
+from itertools import count
+
+from devices.models import Device
+from posting.claiming import open_attempt
+from posting.models import Account, Attempt, Job, JobStatus, Pass
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+_serial = count(1)
+
+
+def make_device(name: str | None = None, **fields) -> Device:
+    fields.setdefault("capabilities", {})
+    return Device.objects.create(name=name or f"sim-{next(_serial)}", **fields)
+
+
+def make_account(handle: str | None = None, device: Device | None = None, **fields) -> Account:
+    return Account.objects.create(handle=handle or f"@acct{next(_serial)}", device=device, **fields)
+
+
+def make_job(job_id: str | None = None, account: Account | None = None, **fields) -> Job:
+    if account is None:
+        account = make_account(device=make_device())
+    fields.setdefault("video_path", "/videos/clip.mp4")
+    fields.setdefault("caption", "a caption")
+    if not Pass.objects.filter(number=fields.get("pass_number", 1)).exists():
+        Pass.objects.create(number=fields.get("pass_number", 1), started_at=NOW)
+    return Job.objects.create(job_id=job_id or f"J{next(_serial)}", account=account, **fields)
+
+
+def claim(job: Job, device: Device | None = None, now: datetime = NOW) -> Attempt:
+    """Open a running attempt for the job, as the runner's claim does."""
+    attempt = open_attempt(job, device or job.account.device, now=now)
+    assert attempt is not None, f"could not claim {job.job_id}"
+    return attempt
+
+
+def refreshed(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+__all__ = ["NOW", "JobStatus", "claim", "make_account", "make_device", "make_job", "refreshed"]
