@@ -73,7 +73,10 @@ TEMPLATES = [
 
 
 def _database_from_env() -> dict:
-    url = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'fleetpost.sqlite3'}"
+    url = env_str("DATABASE_URL")
+    if not url:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{VAR_DIR / 'fleetpost.sqlite3'}"
     try:
         config = dj_database_url.parse(url, conn_max_age=0)
     except ValueError as exc:
@@ -193,3 +196,6 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "fleetpost@localhost")
 
 # A device task enqueued but not started yet is not enqueued again for this long.
 WAKE_DEBOUNCE_SECONDS = env_float("WAKE_DEBOUNCE_SECONDS", 60.0, minimum=0)
+
+# A quarantined device is probed through its backend this often; a pass ends the quarantine.
+QUARANTINE_PROBE_SECONDS = env_float("QUARANTINE_PROBE_SECONDS", 120.0, minimum=1)

@@ -63,6 +63,7 @@ class Device(models.Model):
     quarantined_until = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     health_detail = models.CharField(max_length=500, blank=True)
+    last_probed_at = models.DateTimeField(null=True, blank=True)
 
     # The device lease: at most one device task drives the device at a time.
     runner_token = models.UUIDField(null=True, blank=True, editable=False)
@@ -175,7 +176,10 @@ class Device(models.Model):
         return True
 
     def quarantine(self, now: datetime, reason: str) -> None:
-        """Quarantine for a cooldown that doubles with each repeat, up to the cap."""
+        """Quarantine for a cooldown that doubles with each repeat, up to the cap.
+
+        The first probe comes QUARANTINE_PROBE_SECONDS later (last_probed_at starts the wait).
+        """
         minutes = min(
             settings.QUARANTINE_MAX_MINUTES,
             settings.QUARANTINE_MINUTES * 2**self.quarantine_count,
@@ -186,6 +190,7 @@ class Device(models.Model):
             quarantine_count=F("quarantine_count") + 1,
             failure_streak=0,
             health_detail=reason[:500],
+            last_probed_at=now,
         )
         self.refresh_from_db(fields=["health", "quarantined_until", "quarantine_count"])
 
@@ -196,6 +201,30 @@ class Device(models.Model):
         )
         self.refresh_from_db(fields=["health", "quarantined_until", "failure_streak"])
         return released == 1
+
+
+def probe_device(device: Device, now: datetime) -> bool:
+    """Ask the backend whether the device is ready; a pass ends a quarantine early."""
+    from devices.backends import get_backend
+
+    backend = get_backend(device)
+    try:
+        report = backend.probe()
+    except Exception as exc:  # an unreachable device or server is a failed probe, not a crash
+        report_ok, detail = False, f"{type(exc).__name__}: {exc}"
+    else:
+        report_ok, detail = report.ok, report.detail
+    finally:
+        backend.close()
+    Device.objects.filter(pk=device.pk).update(last_probed_at=now)
+    if report_ok:
+        device.record_healthy(now)
+    elif device.health != DeviceHealth.QUARANTINED:
+        Device.objects.filter(pk=device.pk).update(
+            health=DeviceHealth.OFFLINE, health_detail=detail[:500]
+        )
+    device.refresh_from_db()
+    return report_ok
 
 
 class PublishRecord(models.Model):

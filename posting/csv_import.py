@@ -195,7 +195,8 @@ class JobImporter:
         self.summary.rows = len(seen)
         self.summary.accounts_created = len(self.new_accounts)
         if self.problem_count:
-            raise ImportRefused(self.problems, self.problem_count)
+            ordered = sorted(self.problems, key=lambda p: p.line)
+            raise ImportRefused(ordered, self.problem_count)
 
     def _counted(self, items):
         for item in items:

@@ -167,6 +167,7 @@ def run_attempt(
         watch.stop()
         _close_quietly(backend, hooks)
     report.checkpoint_reached = hooks.checkpoint_reached
+    report.timed_out = watch.timed_out
     report.log_lines = hooks.lines
     _log_outcome(job, report)
     return report

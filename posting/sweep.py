@@ -6,11 +6,13 @@ sweeps at once (two clusters, the schedule and a cluster's own loop) do no harm.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from devices.models import Device
+from devices.models import Device, DeviceHealth, probe_device
 from posting.claiming import next_due_at
 from posting.models import Attempt
 from posting.outcomes import settle_lost_attempt
@@ -31,7 +33,25 @@ class SweepReport:
 def sweep(host: str | None = None, *, now: datetime | None = None) -> SweepReport:
     """Sweep one host's devices (all hosts when None)."""
     now = now or timezone.now()
-    return SweepReport(recover_lost_attempts(host, now), wake_idle_devices(host, now))
+    recovered = recover_lost_attempts(host, now)
+    probe_quarantined_devices(host, now)
+    return SweepReport(recovered, wake_idle_devices(host, now))
+
+
+def probe_quarantined_devices(host: str | None, now: datetime) -> int:
+    """Probe quarantined devices now and then; a passing probe ends the quarantine early."""
+    quiet = now - timedelta(seconds=settings.QUARANTINE_PROBE_SECONDS)
+    devices = Device.objects.filter(
+        health=DeviceHealth.QUARANTINED, quarantined_until__gt=now, enabled=True
+    ).filter(Q(last_probed_at__isnull=True) | Q(last_probed_at__lt=quiet))
+    if host is not None:
+        devices = devices.filter(host=host)
+    released = 0
+    for device in devices:
+        if probe_device(device, now):
+            released += 1
+            logger.info("Device %s passed its probe: quarantine lifted", device.name)
+    return released
 
 
 def recover_lost_attempts(host: str | None, now: datetime) -> int:

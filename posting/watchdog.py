@@ -42,7 +42,10 @@ def stalled_work(host: str, now: datetime) -> str:
     if Attempt.objects.running().filter(device__host=host).exists():
         return ""
     last = Attempt.objects.filter(device__host=host).aggregate(t=Max("started_at"))["t"]
-    quiet_since = last or now - timedelta(days=3650)
+    cluster = ClusterHeartbeat.objects.filter(name=host).first()
+    # Quiet since the last attempt, or since the cluster started if it has claimed nothing yet.
+    moments = [t for t in (last, cluster.started_at if cluster else None) if t is not None]
+    quiet_since = max(moments, default=now)
     if now - quiet_since < timedelta(seconds=settings.WATCHDOG_STALL_SECONDS):
         return ""
     return (

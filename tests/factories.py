@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from itertools import count
 
+from django.utils import timezone
+
 from devices.models import Device
 from posting.claiming import open_attempt
 from posting.models import Account, Attempt, Job, JobStatus, Pass
@@ -30,9 +32,9 @@ def make_job(job_id: str | None = None, account: Account | None = None, **fields
     return Job.objects.create(job_id=job_id or f"J{next(_serial)}", account=account, **fields)
 
 
-def claim(job: Job, device: Device | None = None, now: datetime = NOW) -> Attempt:
+def claim(job: Job, device: Device | None = None, now: datetime | None = None) -> Attempt:
     """Open a running attempt for the job, as the runner's claim does."""
-    attempt = open_attempt(job, device or job.account.device, now=now)
+    attempt = open_attempt(job, device or job.account.device, now=now or timezone.now())
     assert attempt is not None, f"could not claim {job.job_id}"
     return attempt
 

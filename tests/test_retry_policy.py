@@ -24,8 +24,12 @@ def decide(category, error_type, attempts=1, max_attempts=3, **kwargs):
 
 
 def test_infrastructure_failures_retry_with_exponential_backoff():
-    assert decide("infrastructure", "adb_timeout", attempts=1).retry_at == NOW + timedelta(minutes=2)
-    assert decide("infrastructure", "adb_timeout", attempts=2).retry_at == NOW + timedelta(minutes=4)
+    assert decide("infrastructure", "adb_timeout", attempts=1).retry_at == NOW + timedelta(
+        minutes=2
+    )
+    assert decide("infrastructure", "adb_timeout", attempts=2).retry_at == NOW + timedelta(
+        minutes=4
+    )
 
 
 def test_backoff_is_capped():
