@@ -19,6 +19,7 @@ from django.utils import timezone
 from devices.models import Device
 from posting.claiming import claim_next_job, next_due_at
 from posting.execution import run_attempt
+from posting.models import ClusterHeartbeat
 from posting.outcomes import settle_report
 from posting.wakeups import wake_device
 
@@ -79,6 +80,8 @@ class DeviceRunner:
                 return "device lease lost"
             if self.run_one_attempt():
                 summary.attempts += 1
+                if ClusterHeartbeat.is_stopping(self.cluster):
+                    return "cluster stopping"
                 continue
             wait = self._seconds_until_due()
             if wait is None or wait > self.idle_wait:

@@ -48,6 +48,11 @@ class ClusterHeartbeat(models.Model):
         )
 
     @classmethod
+    def is_stopping(cls, name: str) -> bool:
+        """Its master asked the cluster to stop: device tasks end after the current job."""
+        return bool(name) and cls.objects.filter(name=name, stopped_at__isnull=False).exists()
+
+    @classmethod
     def mark_stopped(cls, name: str, now: datetime) -> None:
         cls.objects.filter(name=name, pid=os.getpid()).update(stopped_at=now)
 

@@ -40,8 +40,10 @@ class Command(QClusterCommand):
             if not run_once:
                 self.beat_until_stopped(cluster, name, Conf.WORKERS)
         finally:
-            cluster.stop()
+            # Marked first: device tasks see it and stop after their current job, so the
+            # cluster's own stop (which waits for running tasks) ends promptly.
             ClusterHeartbeat.mark_stopped(name, timezone.now())
+            cluster.stop()
 
     def beat_until_stopped(self, cluster, name: str, workers: int) -> None:
         stopping = []
