@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.processes import Fleet, overlaps
+from fleetlab.processes import Fleet, overlaps
 
 pytestmark = pytest.mark.processes
 

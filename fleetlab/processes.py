@@ -5,6 +5,7 @@ The tests read results straight from the database file, never through the proces
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,10 +118,8 @@ class Fleet:
                 process.wait()
         # Orphaned workers of a killed master may outlive it: end every process of ours.
         for process in self.clusters:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def query(self, sql: str, *params) -> list[sqlite3.Row]:
         connection = sqlite3.connect(self.db_path, timeout=30)

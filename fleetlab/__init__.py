@@ -1,0 +1,1 @@
+"""Run Fleetpost as real processes for tests, the chaos script and benchmarks."""
