@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from devices.models import Device, PublishRecord
 
@@ -18,6 +19,8 @@ class DeviceAdmin(admin.ModelAdmin):
     ]
     list_filter = ["host", "backend", "enabled", "health"]
     search_fields = ["name", "host"]
+    # Appium servers on a device host's loopback or LAN speak plain http.
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
     readonly_fields = [
         "failure_streak",
         "quarantine_count",

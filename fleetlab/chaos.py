@@ -27,7 +27,7 @@ class ChaosConfig:
     group_kills: int = 3
     master_kills: int = 1
     crash_every: int = 25
-    hang_every: int = 30
+    hang_every: int = 29
     latency_ms: tuple[int, int] = (100, 400)
     seed: int = 1
     gap_seconds: tuple[float, float] = (2.0, 4.0)
@@ -41,6 +41,8 @@ class ChaosResult:
     attempts: int = 0
     lost: int = 0
     lost_unclassified: int = 0
+    double_successes: int = 0
+    database_locked: int = 0
     duplicate_publishes: int = 0
     device_overlaps: int = 0
     job_overlaps: int = 0
@@ -58,6 +60,7 @@ class ChaosResult:
             f"chaos: jobs={self.jobs} kills={self.kills} attempts={self.attempts} "
             f"lost={self.lost} recovered={self.lost - self.lost_unclassified} "
             f"duplicate_publishes={self.duplicate_publishes} "
+            f"double_recorded={self.double_successes} db_locked={self.database_locked} "
             f"overlaps(device/job)={self.device_overlaps}/{self.job_overlaps} "
             f"crash_after_publish_verified={crashed_ok}/{len(self.crash_jobs)} "
             f"unaccounted={len(self.unaccounted)} "
@@ -145,7 +148,9 @@ def run_chaos(folder: Path, config: ChaosConfig, log=print) -> ChaosResult:
 
 
 def unfinished(fleet: Fleet) -> int:
-    rows = fleet.query("SELECT COUNT(*) AS n FROM posting_job WHERE status IN ('pending', 'running')")
+    rows = fleet.query(
+        "SELECT COUNT(*) AS n FROM posting_job WHERE status IN ('pending', 'running')"
+    )
     return rows[0]["n"]
 
 
@@ -159,13 +164,16 @@ def audit(fleet: Fleet, config: ChaosConfig, crash_jobs: set[str], kills: list[d
     result.reviews_without_reason = [
         j["job_id"] for j in jobs if j["status"] == "needs_review" and not j["error"]
     ]
-    publishes = Counter(r["job_id"] for r in fleet.query("SELECT job_id FROM devices_publishrecord"))
+    publishes = Counter(
+        r["job_id"] for r in fleet.query("SELECT job_id FROM devices_publishrecord")
+    )
     result.duplicate_publishes = sum(n - 1 for n in publishes.values() if n > 1)
     status_of = {j["job_id"]: j["status"] for j in jobs}
     result.crash_jobs = {job: (status_of[job], publishes[job]) for job in crash_jobs}
 
     attempts = fleet.query(
-        "SELECT a.*, j.job_id AS job_key FROM posting_attempt a JOIN posting_job j ON j.id = a.job_id"
+        "SELECT a.*, j.job_id AS job_key FROM posting_attempt a "
+        "JOIN posting_job j ON j.id = a.job_id"
     )
     result.attempts = len(attempts)
     by_device, by_job = defaultdict(list), defaultdict(list)
@@ -179,11 +187,14 @@ def audit(fleet: Fleet, config: ChaosConfig, crash_jobs: set[str], kills: list[d
     result.lost = len(lost)
     result.lost_unclassified = sum(1 for a in lost if not a["error_category"])
     result.recovery_seconds = recovery_times(attempts, kills)
+    successes = Counter(a["job_key"] for a in attempts if a["outcome"] == "success")
+    result.double_successes = sum(1 for n in successes.values() if n > 1)
+    result.database_locked = fleet.logs().count("database is locked")
     return result
 
 
 def recovery_times(attempts, kills: list[datetime]) -> list[float]:
-    """For each kill, each device whose attempt it interrupted: seconds to that device's next one."""
+    """Per kill and interrupted device: seconds from the kill to the device's next attempt."""
     starts = defaultdict(list)
     for a in attempts:
         starts[a["device_id"]].append(_moment(a["started_at"]))

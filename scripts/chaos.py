@@ -39,8 +39,15 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     result = run_chaos(folder, config, log=lambda m: print(m, file=sys.stderr))
     print(result.line())
-    clean = not (result.unaccounted or result.duplicate_publishes or result.device_overlaps)
-    return 0 if clean and not result.job_overlaps else 1
+    problems = [
+        result.unaccounted,
+        result.duplicate_publishes,
+        result.device_overlaps,
+        result.job_overlaps,
+        result.double_successes,
+        result.database_locked,
+    ]
+    return 1 if any(problems) else 0
 
 
 if __name__ == "__main__":

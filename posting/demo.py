@@ -1,0 +1,58 @@
+"""Demo data: simulated devices and a jobs CSV with scripted failures of every category."""
+
+import csv
+from pathlib import Path
+
+from devices.models import Device
+
+# (outcomes by attempt, caption) for the first jobs of each device; the rest succeed.
+SHOWCASE = [
+    (["adb_timeout", "success"], "retried after an adb timeout"),
+    (["connection_dropped", "connection_dropped", "connection_dropped"], "fails: connection"),
+    (["verification_race", "success"], "wrong account shown once"),
+    (["claude_stuck", "success"], "automation got stuck once"),
+    (["suspended"], "account suspended: held"),
+    (["captcha"], "captcha: account held"),
+    (["loggedout"], "logged out: account held"),
+    (["rate_limited"], "rate limited: cooldown"),
+    (["media_missing"], "video missing: edit the job"),
+    (["caption_rejected"], "caption rejected: edit the job"),
+    (["unknown"], "an unrecognised dialog"),
+    (["hang", "success"], "hangs until the job timeout"),
+    (["fail_after_checkpoint"], "fails after the tap: verified, retried"),
+]
+
+
+def create_demo_devices(count: int) -> list[Device]:
+    """Simulated devices demo-1..N (existing ones are kept as they are)."""
+    devices = []
+    for n in range(1, count + 1):
+        device, _ = Device.objects.get_or_create(
+            name=f"demo-{n}",
+            defaults={"capabilities": {"latency_ms": [1500, 4000], "seed": n, "script": {}}},
+        )
+        devices.append(device)
+    return devices
+
+
+def write_demo_csv(path: Path, devices: list[Device], jobs_per_device: int) -> int:
+    """Write the jobs CSV and put each showcased job's script on its device."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["job_id", "account", "video_path", "caption", "device", "priority"])
+        for d_index, device in enumerate(devices):
+            script = {}
+            for n in range(jobs_per_device):
+                job_id = f"demo-{d_index + 1}-{n:03d}"
+                showcased = SHOWCASE[(d_index + n) % len(SHOWCASE)] if n < 3 else None
+                account = f"@demo{d_index + 1}-" + (f"shown{n}" if showcased else "main")
+                caption = showcased[1] if showcased else f"video {n} from {device.name} 🎬"
+                if showcased:
+                    script[job_id] = showcased[0]
+                writer.writerow([job_id, account, f"demo/{n}.mp4", caption, device.name, 0])
+                rows += 1
+            device.capabilities = {**device.capabilities, "script": script}
+            device.save(update_fields=["capabilities"])
+    return rows

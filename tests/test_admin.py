@@ -1,0 +1,90 @@
+"""The admin: every page loads, big changelists stay at a fixed query count, the requeue action."""
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from posting.models import Job, JobStatus, Pass
+from tests.factories import claim, make_account, make_device, make_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def populated():
+    device = make_device("phone-1")
+    account = make_account("@a", device=device)
+    job = make_job("J1", account=account)
+    claim(job, device)
+    make_job(
+        "J2",
+        account=account,
+        status=JobStatus.FAILED,
+        error_category="infrastructure",
+        error_type="adb_timeout",
+        error="TimeoutError: x",
+    )
+    return job
+
+
+def test_every_changelist_add_and_change_page_loads(admin_client, populated):
+    for model, model_admin in admin.site._registry.items():
+        meta = model._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert admin_client.get(changelist).status_code == 200, changelist
+        if model_admin.has_add_permission(_request(admin_client)):
+            add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+            assert admin_client.get(add).status_code == 200, add
+        obj = model.objects.first()
+        if obj is not None:
+            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+            assert admin_client.get(change).status_code == 200, change
+
+
+def _request(client):
+    from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = get_user_model().objects.get(username="admin")
+    return request
+
+
+@pytest.mark.parametrize("model", ["job", "attempt", "account"])
+def test_changelists_run_the_same_number_of_queries_at_10_and_100_rows(admin_client, model):
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(reverse(f"admin:posting_{model}_changelist")).status_code == 200
+        return len(queries)
+
+    def add_jobs(n):
+        for _ in range(n):
+            device = make_device()
+            job = make_job(account=make_account(device=device))
+            claim(job, device)
+
+    add_jobs(10)
+    small = count_queries()
+    add_jobs(90)
+    assert count_queries() == small
+
+
+def test_the_requeue_action_moves_selected_infrastructure_failures_into_a_new_pass(
+    admin_client, populated
+):
+    failed = Job.objects.get(job_id="J2")
+    response = admin_client.post(
+        reverse("admin:posting_job_changelist"),
+        {
+            "action": "requeue_infrastructure_failures",
+            "_selected_action": [failed.pk, populated.pk],
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    failed.refresh_from_db()
+    assert (failed.status, failed.pass_number) == (JobStatus.PENDING, 2)
+    assert Pass.objects.get(number=2).started_by.username == "admin"
+    assert "Moved 1 jobs into pass 2" in response.content.decode()
