@@ -199,3 +199,8 @@ WAKE_DEBOUNCE_SECONDS = env_float("WAKE_DEBOUNCE_SECONDS", 60.0, minimum=0)
 
 # A quarantined device is probed through its backend this often; a pass ends the quarantine.
 QUARANTINE_PROBE_SECONDS = env_float("QUARANTINE_PROBE_SECONDS", 120.0, minimum=1)
+
+# Appium: where posting flows live (one <platform>.json per platform, first folder wins) and
+# how long one HTTP call to an Appium server may take.
+APPIUM_FLOW_DIRS = env_list("APPIUM_FLOW_DIRS", [str(BASE_DIR / "devices" / "flows")])
+APPIUM_HTTP_TIMEOUT = env_float("APPIUM_HTTP_TIMEOUT", 60.0, minimum=1)

@@ -219,6 +219,7 @@ def probe_device(device: Device, now: datetime) -> bool:
     Device.objects.filter(pk=device.pk).update(last_probed_at=now)
     if report_ok:
         device.record_healthy(now)
+        Device.objects.filter(pk=device.pk).update(health_detail=detail[:500])
     elif device.health != DeviceHealth.QUARANTINED:
         Device.objects.filter(pk=device.pk).update(
             health=DeviceHealth.OFFLINE, health_detail=detail[:500]

@@ -124,7 +124,7 @@ def run_chaos(folder: Path, config: ChaosConfig, log=print) -> ChaosResult:
     try:
         for kind in plan:
             time.sleep(rng.uniform(*config.gap_seconds))
-            victim = rng.randrange(len(clusters))
+            victim = busiest_cluster(fleet, clusters, rng)
             kill_times.append(datetime.now(UTC).replace(tzinfo=None))
             if kind == "group":
                 fleet.kill_group(clusters[victim])
@@ -145,6 +145,26 @@ def run_chaos(folder: Path, config: ChaosConfig, log=print) -> ChaosResult:
         return result
     finally:
         fleet.stop_all()
+
+
+def busiest_cluster(fleet: Fleet, clusters: list, rng: random.Random) -> int:
+    """The cluster whose workers run the most attempts now (a kill that hurts), else random."""
+    pids = [
+        r["worker_pid"]
+        for r in fleet.query("SELECT worker_pid FROM posting_attempt WHERE outcome = 'running'")
+    ]
+    running = Counter()
+    for pid in pids:
+        try:
+            group = os.getpgid(pid)
+        except (ProcessLookupError, TypeError):
+            continue
+        for index, cluster in enumerate(clusters):
+            if cluster.pid == group:
+                running[index] += 1
+    if not running:
+        return rng.randrange(len(clusters))
+    return running.most_common(1)[0][0]
 
 
 def unfinished(fleet: Fleet) -> int:

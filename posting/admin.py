@@ -1,8 +1,28 @@
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from posting.models import Account, Attempt, ClusterHeartbeat, ErrorCategory, Job, Pass
 from posting.requeue import requeue_failures
+
+
+@admin.display(description="screenshot")
+def screenshot_thumbnail(attempt: Attempt) -> str:
+    if not attempt.screenshot:
+        return "—"
+    url = reverse("attempt-evidence", args=[attempt.pk, "screenshot"])
+    return format_html(
+        '<a href="{}"><img src="{}" alt="screenshot" style="max-height:160px"></a>', url, url
+    )
+
+
+@admin.display(description="page source")
+def page_source_link(attempt: Attempt) -> str:
+    if not attempt.page_source:
+        return "—"
+    url = reverse("attempt-evidence", args=[attempt.pk, "page_source"])
+    return format_html('<a href="{}">UI hierarchy (XML)</a>', url)
 
 
 class AttemptInline(admin.TabularInline):
@@ -17,6 +37,8 @@ class AttemptInline(admin.TabularInline):
         "error_category",
         "error_type",
         "error",
+        screenshot_thumbnail,
+        page_source_link,
     ]
     readonly_fields = fields
     extra = 0
@@ -110,6 +132,8 @@ class AttemptAdmin(admin.ModelAdmin):
     search_fields = ["job__job_id"]
     list_select_related = ["job", "device"]
     show_full_result_count = False
+    exclude = ["screenshot", "page_source"]
+    readonly_fields = [screenshot_thumbnail, page_source_link]
 
     def has_add_permission(self, request) -> bool:
         return False

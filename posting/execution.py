@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
@@ -54,6 +56,7 @@ class AttemptReport:
     lease_lost: bool = False
     cancelled: bool = False
     log_lines: list[str] = field(default_factory=list)
+    evidence: dict[str, str] = field(default_factory=dict)
 
     @property
     def log(self) -> str:
@@ -68,9 +71,19 @@ class AttemptHooks:
         self.clock = clock
         self.lines: list[str] = []
         self.checkpoint_reached = False
+        self.evidence: dict[str, str] = {}
 
     def log(self, message: str) -> None:
         self.lines.append(f"{self.clock().strftime('%H:%M:%S.%f')[:-3]} {message}")
+
+    def save_evidence(self, kind: str, extension: str, content: bytes) -> None:
+        """Write a screenshot or page source under MEDIA_ROOT; the attempt links it."""
+        if kind not in ("screenshot", "page_source"):
+            raise ValueError(f"unknown evidence kind {kind!r}")
+        owner = f"attempt-{self.attempt.pk}" if self.attempt else "detached"
+        name = f"evidence/{owner}/{kind}-{self.clock():%Y%m%dT%H%M%S%f}.{extension}"
+        self.evidence[kind] = default_storage.save(name, ContentFile(content))
+        self.log(f"saved {kind} ({len(content)} bytes)")
 
     def checkpoint(self) -> None:
         if self.attempt is not None:
@@ -169,6 +182,7 @@ def run_attempt(
     report.checkpoint_reached = hooks.checkpoint_reached
     report.timed_out = watch.timed_out
     report.log_lines = hooks.lines
+    report.evidence = hooks.evidence
     _log_outcome(job, report)
     return report
 

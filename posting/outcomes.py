@@ -45,10 +45,14 @@ class Failure:
     error_type: str
     rule: str = ""
     traceback: str = ""
+    evidence: dict[str, str] | None = None
 
     @classmethod
-    def from_result(cls, result: PostingResult, rule: str = "", traceback: str = "") -> Failure:
-        return cls(result.error, result.error_category, result.error_type, rule, traceback)
+    def from_result(
+        cls, result: PostingResult, rule: str = "", traceback: str = "", evidence=None
+    ) -> Failure:
+        category, error_type = result.error_category, result.error_type
+        return cls(result.error, category, error_type, rule, traceback, evidence)
 
 
 def settle_report(attempt: Attempt, report: AttemptReport, now: datetime) -> str | None:
@@ -58,7 +62,9 @@ def settle_report(attempt: Attempt, report: AttemptReport, now: datetime) -> str
     log = report.log
     if report.result.success:
         return record_success(attempt, now, post_url=report.post_url, log=log)
-    failure = Failure.from_result(report.result, report.matched_rule, report.traceback)
+    failure = Failure.from_result(
+        report.result, report.matched_rule, report.traceback, report.evidence
+    )
     if report.checkpoint_reached:
         return resolve_unknown_outcome(attempt, failure, now, log=log)
     if report.cancelled:
@@ -161,6 +167,7 @@ def record_needs_review(
         error_type=ErrorType.UNVERIFIED_PUBLISH,
         rule=f"unverified after: {failure.rule}",
         traceback=failure.traceback,
+        evidence=failure.evidence,
     )
     with transaction.atomic():
         if not _finish_failed(attempt, review, now, outcome, log):
@@ -228,6 +235,7 @@ def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:
         matched_rule=failure.rule,
         traceback=failure.traceback,
         log=log,
+        evidence=failure.evidence,
     )
 
 

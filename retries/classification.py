@@ -24,6 +24,7 @@ class Classification:
 # (dotted class path, type). The first class found in the exception's MRO wins, so list
 # subclasses before their bases.
 EXCEPTION_RULES: tuple[tuple[str, str], ...] = (
+    ("devices.backends.base.AutomationStuck", ErrorType.CLAUDE_STUCK),
     ("selenium.common.exceptions.InvalidSessionIdException", ErrorType.APPIUM_SESSION),
     ("selenium.common.exceptions.SessionNotCreatedException", ErrorType.APPIUM_SESSION),
     ("selenium.common.exceptions.NoSuchElementException", ErrorType.CLAUDE_STUCK),
@@ -68,18 +69,20 @@ MESSAGE_RULES: tuple[tuple[str, str, str], ...] = (
         "device offline text",
         ErrorType.DEVICE_OFFLINE,
         r"device (\S+ )?(is )?(offline|unauthorized|not (found|connected))"
-        r"|no (connected )?(android )?devices?|could not find a connected",
+        r"|no (connected )?(android )?devices?|could not find a connected"
+        r"|not in the list of connected devices",
     ),
     (
         "adb timeout text",
         ErrorType.ADB_TIMEOUT,
-        r"timeouterror|adb.{0,80}tim(ed|e) ?out|timed out waiting",
+        r"timeouterror|adb[\s\S]{0,300}?tim(ed|e) ?out|timed out waiting",
     ),
     (
         "appium session text",
         ErrorType.APPIUM_SESSION,
         r"session (could not be created|not created|is terminated|does not exist)"
-        r"|invalid session id|new session could not be created",
+        r"|invalid session id|new session could not be created"
+        r"|session is either terminated or not started",
     ),
     (
         "connection text",
@@ -94,6 +97,9 @@ _COMPILED_MESSAGE_RULES = tuple(
     (name, error_type, re.compile(pattern, re.IGNORECASE))
     for name, error_type, pattern in MESSAGE_RULES
 )
+
+WEBDRIVER_EXCEPTION = "selenium.common.exceptions.WebDriverException"
+SERVER_REPORTED_TYPES = frozenset({ErrorType.DEVICE_OFFLINE, ErrorType.ADB_TIMEOUT})
 
 UNRECOGNISED = Classification(ErrorCategory.UNKNOWN, ErrorType.NONE, "unrecognised")
 
@@ -112,8 +118,18 @@ def classify_error(message: str) -> tuple[str, str]:
 
 
 def classify_exception(exc: BaseException) -> Classification:
-    """Classify an exception: its type first, then its message, then unknown."""
+    """Classify an exception: its type first, then its message, then unknown.
+
+    An Appium server wraps the device's own errors (adb timeouts, a phone that went away) in
+    generic WebDriver exceptions; their message names the real cause, so it is read first.
+    """
     names = [f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__]
+    if WEBDRIVER_EXCEPTION in names:
+        found = classify_message(describe_exception(exc))
+        if found.error_type in SERVER_REPORTED_TYPES:
+            return Classification(
+                found.category, found.error_type, f"server-reported: {found.rule}"
+            )
     for dotted, error_type in EXCEPTION_RULES:
         if dotted in names:
             return Classification(category_of(error_type), error_type, f"exception: {dotted}")

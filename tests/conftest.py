@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import time_machine
 
@@ -24,3 +26,23 @@ def _clock(request):
 def clock(_clock):
     """The travelling clock, for tests that move time: `clock.shift(timedelta(...))`."""
     return _clock
+
+
+def require_component(reason: str | None) -> None:
+    """Skip a test whose component is missing, or fail under FLEETPOST_REQUIRE_COMPONENTS."""
+    if reason is None:
+        return
+    if os.environ.get("FLEETPOST_REQUIRE_COMPONENTS") == "1":
+        pytest.fail(f"required component missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def appium_server(tmp_path_factory):
+    """A real Appium server with the fake driver, for the whole test session."""
+    from fleetlab.appium_server import AppiumServer, missing_reason
+
+    require_component(missing_reason())
+    server = AppiumServer(tmp_path_factory.mktemp("appium") / "appium.log").start()
+    yield server
+    server.stop()

@@ -1,6 +1,7 @@
 """Backends drive one device: `simulator` (built in) and `appium` (Appium-Python-Client)."""
 
 from devices.backends.base import (
+    AutomationStuck,
     BackendClosed,
     DeviceBackend,
     HealthReport,
@@ -10,6 +11,7 @@ from devices.backends.base import (
 )
 
 __all__ = [
+    "AutomationStuck",
     "BackendClosed",
     "DeviceBackend",
     "HealthReport",

@@ -32,9 +32,16 @@ class AttemptHooks(Protocol):
     def log(self, message: str) -> None:
         """Append a line to the attempt's own log."""
 
+    def save_evidence(self, kind: str, extension: str, content: bytes) -> None:
+        """Keep a file (screenshot, page source) with the attempt."""
+
 
 class PrePostVerificationError(Exception):
     """The device does not show the job's account (or otherwise is not ready to post)."""
+
+
+class AutomationStuck(Exception):
+    """The flow ran but the app did not do what a step expected."""
 
 
 class BackendClosed(Exception):

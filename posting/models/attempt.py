@@ -50,6 +50,8 @@ class Attempt(models.Model):
     )
     lease_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     lease_expires_at = models.DateTimeField()
+    screenshot = models.FileField(blank=True, help_text="The screen when the attempt failed.")
+    page_source = models.FileField(blank=True, help_text="The UI hierarchy when it failed.")
     cluster = models.CharField(max_length=100, blank=True, help_text="The cluster that ran it.")
     worker_pid = models.PositiveIntegerField(null=True, blank=True)
 
@@ -132,6 +134,7 @@ class Attempt(models.Model):
         matched_rule: str = "",
         log: str | None = None,
         traceback: str = "",
+        evidence: dict[str, str] | None = None,
     ) -> bool:
         """End the attempt if this token still owns it. The row count decides."""
         if outcome == AttemptOutcome.RUNNING:
@@ -147,6 +150,8 @@ class Attempt(models.Model):
         }
         if log is not None:
             fields["log"] = log
+        for kind, name in (evidence or {}).items():
+            fields[kind] = name
         if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
             return False
         for name, value in fields.items():

@@ -1,0 +1,352 @@
+"""Drive a real phone through an Appium server, following the platform's flow file.
+
+One Appium session per attempt, every wait bounded, the session always quit. On any failure
+the screenshot and page source of that moment are handed to the attempt as evidence; a
+failure to capture them is logged and never replaces the original error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from appium import webdriver
+from appium.options.common.base import AppiumOptions
+from appium.webdriver.client_config import AppiumClientConfig
+from django.conf import settings
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from devices.backends.base import (
+    AttemptHooks,
+    AutomationStuck,
+    BackendClosed,
+    DeviceBackend,
+    HealthReport,
+    PostRequest,
+    PrePostVerificationError,
+)
+from devices.backends.flows import Detector, Flow, Locator, Step, load_flow
+
+DEFAULT_CAPABILITIES = {
+    "platformName": "Android",
+    "appium:automationName": "UiAutomator2",
+    "appium:newCommandTimeout": 120,
+    "appium:noReset": True,
+    "appium:adbExecTimeout": 30000,
+}
+# The texts a detector reports, chosen so the classifier maps each to its type.
+DETECTED = {
+    "suspended": "Account suspended",
+    "captcha": "Captcha required",
+    "loggedout": "Logged out",
+    "rate_limited": "Rate limited",
+}
+
+
+class AppiumBackend(DeviceBackend):
+    def __init__(self, device) -> None:
+        super().__init__(device)
+        self.driver = None
+        self._closed = threading.Event()
+        self._quit_lock = threading.Lock()
+        self.request: PostRequest | None = None
+        self.hooks: AttemptHooks | None = None
+
+    # --- the attempt -------------------------------------------------------------------------
+
+    def post(self, request: PostRequest, hooks: AttemptHooks) -> bool:
+        flow = load_flow(self.platform(request))
+        self.request, self.hooks = request, hooks
+        try:
+            self.start_session()
+            for number, step in enumerate(flow.steps, 1):
+                self.run_step(number, step)
+                detector = self.detect(flow)
+                if detector is not None:
+                    return self.report_detected(detector)
+            return True
+        except Exception as exc:
+            if self._closed.is_set():
+                raise BackendClosed("the Appium session was torn down") from exc
+            detector = self.detect_quietly(flow)
+            self.capture_evidence()
+            if detector is not None:
+                return self.report_detected(detector)
+            raise
+        finally:
+            self.close()
+
+    def was_published(self, request: PostRequest) -> bool | None:
+        flow = load_flow(self.platform(request))
+        if not flow.verify_post:
+            return None
+        self.request = request
+        self.hooks = _NullHooks()
+        try:
+            self.start_session()
+            for number, step in enumerate(flow.verify_post, 1):
+                found = self.run_step(number, step)
+            return bool(found)
+        finally:
+            self.close()
+
+    def probe(self) -> HealthReport:
+        """The Appium server's /status, then the phone's presence where adb can tell."""
+        url = self.device.appium_url.rstrip("/") + "/status"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                ready = json.load(response).get("value", {}).get("ready", False)
+        except (OSError, ValueError) as exc:
+            return HealthReport(False, f"Appium server unreachable at {url}: {exc}")
+        if not ready:
+            return HealthReport(False, f"Appium server at {url} is not ready")
+        return self.probe_phone()
+
+    def probe_phone(self) -> HealthReport:
+        udid = self.device.capabilities.get("appium:udid")
+        adb = shutil.which("adb")
+        if not udid or adb is None:
+            return HealthReport(True, "Appium ready (phone presence not checked: no udid or adb)")
+        try:
+            state = subprocess.run(
+                [adb, "-s", udid, "get-state"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return HealthReport(False, f"adb did not answer for {udid}: {exc}")
+        if state != "device":
+            return HealthReport(False, f"device {udid} is {state or 'not connected'}")
+        return HealthReport(True, f"Appium ready, {udid} connected")
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._quit_lock:
+            driver, self.driver = self.driver, None
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception as exc:  # the server may be gone already; the outcome stands
+                self.log(f"quitting the session failed: {type(exc).__name__}: {exc}")
+
+    # --- session and steps -------------------------------------------------------------------
+
+    def platform(self, request: PostRequest) -> str:
+        return self.device.capabilities.get("fleetpost:platform") or request.platform
+
+    def capabilities(self) -> dict:
+        own = {k: v for k, v in self.device.capabilities.items() if not k.startswith("fleetpost:")}
+        return {**DEFAULT_CAPABILITIES, "appium:deviceName": self.device.name, **own}
+
+    def start_session(self) -> None:
+        options = AppiumOptions()
+        options.load_capabilities(self.capabilities())
+        config = AppiumClientConfig(
+            remote_server_addr=self.device.appium_url, timeout=settings.APPIUM_HTTP_TIMEOUT
+        )
+        started = time.monotonic()
+        if self._closed.is_set():
+            raise BackendClosed("the Appium session was torn down before it started")
+        driver = webdriver.Remote(options=options, client_config=config)
+        with self._quit_lock:
+            self.driver = driver
+        driver.implicitly_wait(0)  # every wait is an explicit, bounded one
+        self.log(f"session started in {_ms(started)} ms")
+
+    def run_step(self, number: int, step: Step):
+        started = time.monotonic()
+        if self._closed.is_set():
+            raise BackendClosed("the Appium session was torn down")
+        try:
+            result = getattr(self, f"step_{step.action}")(step)
+        except Exception as exc:
+            self.log(f"step {number} {step.describe()}: failed after {_ms(started)} ms: {exc}")
+            raise
+        self.log(f"step {number} {step.describe()}: ok in {_ms(started)} ms")
+        return result
+
+    def step_activate_app(self, step: Step) -> None:
+        self.driver.activate_app(step.options["app_id"])
+
+    def step_push_file(self, step: Step) -> None:
+        destination = self.render(step.options["destination"])
+        self.driver.push_file(destination, source_path=self.request.video_path)
+
+    def step_tap(self, step: Step) -> None:
+        self.wait_visible(step).click()
+
+    def step_type(self, step: Step) -> None:
+        self.wait_visible(step).send_keys(self.render(step.options["text"]))
+
+    def step_wait_for(self, step: Step) -> None:
+        self.wait_visible(step)
+
+    def step_read_text(self, step: Step) -> str:
+        value = self.read(step)
+        if step.options["into"] == "post_url":
+            self.post_url = value
+        return value
+
+    def step_expect_alert(self, step: Step) -> None:
+        alert = WebDriverWait(self.driver, step.timeout).until(
+            expected_conditions.alert_is_present()
+        )
+        text = alert.text
+        if step.options["contains"].lower() not in text.lower():
+            raise AutomationStuck(f"the alert says {text!r}, not {step.options['contains']!r}")
+        if step.options.get("accept"):
+            alert.accept()
+
+    def step_verify_account(self, step: Step) -> None:
+        shown = self.read(step)
+        if _handle(shown) != _handle(self.request.account_handle):
+            raise PrePostVerificationError(
+                f"device shows {shown!r}, expected {self.request.account_handle!r}"
+            )
+
+    def step_publish(self, step: Step) -> None:
+        button = self.wait_visible(step)  # found first: the checkpoint sits right at the tap
+        self.hooks.checkpoint()
+        button.click()
+
+    def step_exists(self, step: Step) -> bool:
+        try:
+            self.wait_present(step)
+        except Exception:
+            return False
+        return True
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def locate(self, locator: Locator) -> tuple[str, str]:
+        return locator.by, self.render(locator.value)
+
+    def wait_present(self, step: Step):
+        by, value = self.locate(step.locator)
+        condition = expected_conditions.presence_of_element_located((by, value))
+        return WebDriverWait(self.driver, step.timeout).until(
+            condition, f"{step.describe()} did not appear within {step.timeout:g} s"
+        )
+
+    def wait_visible(self, step: Step):
+        by, value = self.locate(step.locator)
+        condition = expected_conditions.visibility_of_element_located((by, value))
+        return WebDriverWait(self.driver, step.timeout).until(
+            condition, f"{step.describe()} was not visible within {step.timeout:g} s"
+        )
+
+    def read(self, step: Step) -> str:
+        """An element's text; static texts some drivers do not expose come from the page source."""
+        element = self.wait_present(step)
+        attribute = step.options.get("attribute")
+        value = element.get_attribute(attribute) if attribute else element.text
+        if value:
+            return value.strip()
+        return _attribute_from_source(self.driver.page_source, step.locator, attribute)
+
+    def render(self, template: str) -> str:
+        request = self.request
+        values = {
+            "{caption}": request.caption,
+            "{account}": request.account_handle,
+            "{job_id}": request.job_id,
+            "{video_name}": Path(request.video_path).name,
+        }
+        for placeholder, value in values.items():
+            template = template.replace(placeholder, value)
+        return template
+
+    def detect(self, flow: Flow) -> Detector | None:
+        """The first detector whose element or text is on screen."""
+        source = None
+        for detector in flow.detectors:
+            if detector.locator is not None:
+                elements = self.driver.find_elements(*self.locate(detector.locator))
+                if any(_displayed(e) for e in elements):
+                    return detector
+            else:
+                source = source if source is not None else self.driver.page_source.lower()
+                if detector.text.lower() in source:
+                    return detector
+        return None
+
+    def detect_quietly(self, flow: Flow) -> Detector | None:
+        if self.driver is None:
+            return None
+        try:
+            return self.detect(flow)
+        except Exception as exc:
+            self.log(f"detectors could not run: {type(exc).__name__}: {exc}")
+            return None
+
+    def report_detected(self, detector: Detector) -> bool:
+        what = detector.text or f"{detector.locator.by}={detector.locator.value}"
+        self.last_error_message = f"{DETECTED[detector.error_type]} (detector: {what})"
+        self.log(f"detector {detector.error_type} matched: {what}")
+        self.capture_evidence()
+        return False
+
+    def capture_evidence(self) -> None:
+        """Screenshot and page source of this moment; never raises."""
+        if self.driver is None or self.hooks is None:
+            return
+        for kind, extension, grab in (
+            ("screenshot", "png", self.driver.get_screenshot_as_png),
+            ("page_source", "xml", lambda: self.driver.page_source.encode()),
+        ):
+            try:
+                self.hooks.save_evidence(kind, extension, grab())
+            except Exception as exc:
+                self.log(f"capturing the {kind} failed: {type(exc).__name__}: {exc}")
+
+    def log(self, message: str) -> None:
+        if self.hooks is not None:
+            self.hooks.log(message)
+
+
+class _NullHooks:
+    def checkpoint(self) -> None:
+        raise RuntimeError("verification steps must not publish")
+
+    def log(self, message: str) -> None:
+        pass
+
+    def save_evidence(self, kind: str, extension: str, content: bytes) -> None:
+        pass
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _handle(text: str) -> str:
+    return text.strip().lstrip("@").lower()
+
+
+def _displayed(element) -> bool:
+    try:
+        return element.is_displayed()
+    except Exception:
+        return False
+
+
+def _attribute_from_source(source: str, locator: Locator, attribute: str | None) -> str:
+    """Find an element by id in the page source XML and read its text attribute."""
+    if locator.by not in ("id", "accessibility id"):
+        return ""
+    try:
+        root = ElementTree.fromstring(source)
+    except ElementTree.ParseError:
+        return ""
+    keys = ("id", "resource-id", "content-desc", "name")
+    for element in root.iter():
+        if any(element.get(k) == locator.value for k in keys):
+            for name in (attribute, "text", "value", "label"):
+                if name and element.get(name):
+                    return element.get(name).strip()
+    return ""
