@@ -204,3 +204,8 @@ QUARANTINE_PROBE_SECONDS = env_float("QUARANTINE_PROBE_SECONDS", 120.0, minimum=
 # how long one HTTP call to an Appium server may take.
 APPIUM_FLOW_DIRS = env_list("APPIUM_FLOW_DIRS", [str(BASE_DIR / "devices" / "flows")])
 APPIUM_HTTP_TIMEOUT = env_float("APPIUM_HTTP_TIMEOUT", 60.0, minimum=1)
+
+# Chart.js for the dashboard comes from the npm registry through scripts/setup (npm ci) and is
+# served as a static file: no CDN at run time.
+CHARTJS_DIST = BASE_DIR / "node_modules" / "chart.js" / "dist"
+STATICFILES_DIRS = [("vendor/chartjs", CHARTJS_DIST)] if CHARTJS_DIST.is_dir() else []

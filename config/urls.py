@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import path
 
-from posting.views import attempt_evidence
+from posting import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("evidence/<int:pk>/<str:kind>", attempt_evidence, name="attempt-evidence"),
+    path("", views.dashboard, name="dashboard"),
+    path("dashboard/", views.dashboard),
+    path("dashboard/data.json", views.dashboard_json, name="dashboard-data"),
+    path("dashboard/pause", views.set_paused, name="dashboard-pause"),
+    path("evidence/<int:pk>/<str:kind>", views.attempt_evidence, name="attempt-evidence"),
 ]

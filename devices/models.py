@@ -78,6 +78,7 @@ class Device(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("manage_devices", "Can enable, drain, quarantine and probe devices")]
         indexes = [
             # the sweep: idle devices of one host
             models.Index(fields=["host", "enabled"], name="devices_device_host_enabled"),

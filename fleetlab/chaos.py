@@ -58,7 +58,7 @@ class ChaosResult:
         crashed_ok = sum(1 for s, n in self.crash_jobs.values() if s == "success" and n == 1)
         return (
             f"chaos: jobs={self.jobs} kills={self.kills} attempts={self.attempts} "
-            f"lost={self.lost} recovered={self.lost - self.lost_unclassified} "
+            f"lost={self.lost} unclassified={self.lost_unclassified} "
             f"duplicate_publishes={self.duplicate_publishes} "
             f"double_recorded={self.double_successes} db_locked={self.database_locked} "
             f"overlaps(device/job)={self.device_overlaps}/{self.job_overlaps} "
@@ -205,7 +205,10 @@ def audit(fleet: Fleet, config: ChaosConfig, crash_jobs: set[str], kills: list[d
     # Recovered by the sweep: lost, or verified as posted after the lease expired.
     lost = [a for a in attempts if a["outcome"] == "lost" or "lease expired" in a["matched_rule"]]
     result.lost = len(lost)
-    result.lost_unclassified = sum(1 for a in lost if not a["error_category"])
+    # Every attempt that ended lost carries a category and type (verified posts are successes).
+    result.lost_unclassified = sum(
+        1 for a in lost if a["outcome"] == "lost" and not (a["error_category"] and a["error_type"])
+    )
     result.recovery_seconds = recovery_times(attempts, kills)
     successes = Counter(a["job_key"] for a in attempts if a["outcome"] == "success")
     result.double_successes = sum(1 for n in successes.values() if n > 1)

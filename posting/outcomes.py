@@ -24,6 +24,7 @@ from posting.models import (
     ErrorType,
     Job,
     JobStatus,
+    Pass,
 )
 from posting.models.choices import HOLD_STATUS_OF_TYPE
 from posting.notifications import notify
@@ -107,6 +108,7 @@ def record_success(
             account.release()
         device.record_healthy(now)
     logger.info("Job %s posted on %s (%s)", job.job_id, device.name, rule)
+    _finish_pass_if_done(job.pass_number, now)
     return JobStatus.SUCCESS
 
 
@@ -153,6 +155,8 @@ def record_failure(
         notify("account_held", f"Account {account.handle} held: {failure.error}")
     if quarantined:
         notify("device_quarantined", f"Device {device.name} quarantined: {failure.error}")
+    if status != JobStatus.PENDING:
+        _finish_pass_if_done(job.pass_number, now)
     return status
 
 
@@ -183,6 +187,7 @@ def record_needs_review(
         )
         _count_toward_device(device, failure, now)
     notify("needs_review", f"Job {attempt.job.job_id} needs review: {review.error}")
+    _finish_pass_if_done(attempt.job.pass_number, now)
     return JobStatus.NEEDS_REVIEW
 
 
@@ -193,6 +198,7 @@ def record_cancelled(
         if not _finish_failed(attempt, failure, now, AttemptOutcome.FAILED, log):
             return None
         _update_job(attempt, status=JobStatus.CANCELLED, retry_at=None, completed_at=now)
+    _finish_pass_if_done(attempt.job.pass_number, now)
     return JobStatus.CANCELLED
 
 
@@ -223,6 +229,13 @@ def verify_publication(attempt: Attempt) -> bool | None:
         return None
     finally:
         backend.close()
+
+
+def _finish_pass_if_done(number: int, now: datetime) -> None:
+    if Pass.finish_if_done(number, now):
+        counts = Job.objects.filter(pass_number=number).counts_by_status()
+        summary = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+        notify("pass_finished", f"Pass {number} finished: {summary}")
 
 
 def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:

@@ -18,3 +18,16 @@ def run_device_queue(device_pk: int) -> str:
 def sweep_host(host: str | None = None) -> str:
     """The scheduled sweep of one host's devices (all hosts when None)."""
     return str(sweep(host))
+
+
+def probe_device_task(device_pk: int) -> str:
+    """Probe one device from its own host (where adb sees the phone)."""
+    from django.utils import timezone
+
+    from devices.models import probe_device
+
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is None:
+        return f"device {device_pk} no longer exists"
+    ok = probe_device(device, timezone.now())
+    return f"{device.name}: {'healthy' if ok else device.health_detail}"

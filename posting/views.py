@@ -1,11 +1,19 @@
 """Views outside the admin's own pages."""
 
-from django.contrib.auth.decorators import permission_required
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from posting.models import Attempt
+from devices.models import Device
+from posting.dashboard import dashboard_data
+from posting.models import Attempt, FleetControl
+from posting.wakeups import wake_devices
 
 EVIDENCE_TYPES = {"screenshot": "image/png", "page_source": "text/xml; charset=utf-8"}
 
@@ -20,3 +28,30 @@ def attempt_evidence(request, pk: int, kind: str) -> FileResponse:
     if not name or not default_storage.exists(name):
         raise Http404("this attempt kept no such file")
     return FileResponse(default_storage.open(name), content_type=EVIDENCE_TYPES[kind])
+
+
+@login_required
+def dashboard(request) -> TemplateResponse:
+    """The run at a glance; refreshes itself from `dashboard_json`."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "data": dashboard_data(timezone.now()),
+        "can_pause": request.user.has_perm("devices.manage_devices"),
+    }
+    return TemplateResponse(request, "posting/dashboard.html", context)
+
+
+@login_required
+def dashboard_json(request) -> JsonResponse:
+    return JsonResponse(dashboard_data(timezone.now()))
+
+
+@require_POST
+@permission_required("devices.manage_devices", raise_exception=True)
+def set_paused(request) -> HttpResponseRedirect:
+    """The global pause: no new attempts start anywhere; running ones finish."""
+    paused = request.POST.get("paused") == "1"
+    if FleetControl.set_paused(paused, now=timezone.now(), user=request.user) and not paused:
+        wake_devices(Device.objects.filter(enabled=True).values_list("pk", flat=True))
+    return HttpResponseRedirect(reverse("dashboard"))

@@ -69,22 +69,3 @@ def test_changelists_run_the_same_number_of_queries_at_10_and_100_rows(admin_cli
     small = count_queries()
     add_jobs(90)
     assert count_queries() == small
-
-
-def test_the_requeue_action_moves_selected_infrastructure_failures_into_a_new_pass(
-    admin_client, populated
-):
-    failed = Job.objects.get(job_id="J2")
-    response = admin_client.post(
-        reverse("admin:posting_job_changelist"),
-        {
-            "action": "requeue_infrastructure_failures",
-            "_selected_action": [failed.pk, populated.pk],
-        },
-        follow=True,
-    )
-    assert response.status_code == 200
-    failed.refresh_from_db()
-    assert (failed.status, failed.pass_number) == (JobStatus.PENDING, 2)
-    assert Pass.objects.get(number=2).started_by.username == "admin"
-    assert "Moved 1 jobs into pass 2" in response.content.decode()

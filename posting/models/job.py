@@ -33,6 +33,9 @@ class Pass(models.Model):
     filter = models.JSONField(default=dict, blank=True, help_text="Which jobs were moved in.")
     job_count = models.PositiveIntegerField(default=0)
     note = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its last pending or running job ended."
+    )
 
     class Meta:
         ordering = ["-number"]
@@ -44,6 +47,18 @@ class Pass(models.Model):
     @classmethod
     def latest_number(cls) -> int:
         return cls.objects.aggregate(n=Max("number"))["n"] or 0
+
+    @classmethod
+    def finish_if_done(cls, number: int, now: datetime) -> bool:
+        """Mark the pass finished once none of its jobs waits or runs; True the first time."""
+        active = Job.objects.filter(
+            pass_number=number, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+        )
+        if active.exists():
+            return False
+        return (
+            cls.objects.filter(number=number, finished_at__isnull=True).update(finished_at=now) == 1
+        )
 
 
 class JobQuerySet(models.QuerySet):
@@ -61,9 +76,63 @@ class JobQuerySet(models.QuerySet):
         """Failed jobs; needs_review jobs never move by a bulk requeue."""
         return self.filter(status=JobStatus.FAILED)
 
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self.values_list("status").annotate(n=Count("id")).order_by("status")
+        return {status: n for status, n in rows}
+
     def counts_by_type(self) -> dict[str, int]:
         rows = self.values_list("error_type").annotate(n=Count("id")).order_by("error_type")
         return {error_type: n for error_type, n in rows}
+
+    def mark_posted(self, *, user, now: datetime, post_urls: dict[int, str] | None = None) -> int:
+        """Review: these needs_review jobs were posted. They succeed; nothing is published."""
+        reviewed = self.filter(status=JobStatus.NEEDS_REVIEW)
+        fields = {
+            "status": JobStatus.SUCCESS,
+            "reviewed_by": user,
+            "reviewed_at": now,
+            "completed_at": now,
+            "updated_at": now,
+            "error": "",
+            "error_category": ErrorCategory.NONE,
+            "error_type": ErrorType.NONE,
+        }
+        with transaction.atomic():
+            with_url = {pk: url for pk, url in (post_urls or {}).items() if url}
+            done = sum(
+                reviewed.filter(pk=pk).update(post_url=url, **fields)
+                for pk, url in with_url.items()
+            )
+            return done + reviewed.exclude(pk__in=with_url).update(**fields)
+
+    def mark_not_posted(self, *, user, now: datetime) -> tuple[Pass | None, int]:
+        """Review: these needs_review jobs were not posted. They move into one new pass."""
+        with transaction.atomic():
+            ids = list(self.filter(status=JobStatus.NEEDS_REVIEW).values_list("pk", flat=True))
+            Job.objects.filter(pk__in=ids).update(
+                status=JobStatus.FAILED, reviewed_by=user, reviewed_at=now, updated_at=now
+            )
+            new_pass, _ = Job.objects.filter(pk__in=ids).requeue_as_new_pass(
+                now=now,
+                started_by=user,
+                filter_description={"source": "review: not posted", "jobs": len(ids)},
+            )
+        return new_pass, len(ids)
+
+    def retry_now(self, now: datetime) -> int:
+        """Waiting retries become due at once."""
+        return self.filter(status=JobStatus.PENDING, retry_at__gt=now).update(
+            retry_at=now, updated_at=now
+        )
+
+    def cancel(self, now: datetime) -> tuple[int, int]:
+        """Cancel waiting jobs; running ones stop at their next step boundary (before the
+        publishing checkpoint). Returns (cancelled, asked to stop)."""
+        cancelled = self.filter(status__in=CANCELLABLE_JOB_STATUSES).update(
+            status=JobStatus.CANCELLED, retry_at=None, updated_at=now
+        )
+        stopping = self.filter(status=JobStatus.RUNNING).update(cancel_requested=True)
+        return cancelled, stopping
 
     def requeue_as_new_pass(
         self, *, now: datetime, started_by=None, filter_description: dict | None = None
@@ -130,6 +199,15 @@ class Job(models.Model):
     priority = models.IntegerField(default=0, help_text="Higher runs first.")
     post_url = models.CharField(max_length=500, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who decided a needs_review job was posted or not.",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     # The lease token of the running attempt: every write of a running job checks it.
     lease_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -139,6 +217,12 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [
+            ("requeue_job", "Can requeue infrastructure failures and retry jobs now"),
+            ("requeue_any_job", "Can requeue failed jobs of any category"),
+            ("review_job", "Can decide whether a needs_review job was posted"),
+            ("cancel_job", "Can cancel jobs"),
+        ]
         indexes = [
             # the claim: pending jobs of a device's accounts, highest priority first
             models.Index(

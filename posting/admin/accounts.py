@@ -1,0 +1,76 @@
+"""Accounts: bind to a device, hold and release, and what waits on a held account."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from posting.admin.display import badge
+from posting.admin.filters import HeldFilter
+from posting.holds import release_account
+from posting.models import Account, AccountStatus, JobStatus
+
+STATUS_COLOURS = {
+    AccountStatus.ACTIVE: "#198754",
+    AccountStatus.RATE_LIMITED: "#fd7e14",
+}
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "handle",
+        "platform",
+        "device",
+        "status_badge",
+        "held_at",
+        "held_reason",
+        "jobs_waiting",
+        "last_posted_at",
+    ]
+    list_filter = ["status", HeldFilter, "platform", ("device", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["=handle"]
+    list_select_related = ["device"]
+    raw_id_fields = ["device"]
+    show_full_result_count = False
+    readonly_fields = ["status", "held_at", "held_reason", "held_until", "last_posted_at"]
+    exclude = ["posts_day", "posts_on_day"]
+    actions = ["release", "hold_captcha", "hold_loggedout", "hold_suspended"]
+
+    def get_queryset(self, request):
+        waiting = Count("jobs", filter=Q(jobs__status=JobStatus.PENDING))
+        return super().get_queryset(request).annotate(waiting=waiting)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, account: Account) -> str:
+        return badge(
+            AccountStatus(account.status).label, STATUS_COLOURS.get(account.status, "#dc3545")
+        )
+
+    @admin.display(description="jobs waiting", ordering="waiting")
+    def jobs_waiting(self, account: Account) -> int:
+        return account.waiting
+
+    @admin.action(
+        description="Release (the device picks its jobs up again)", permissions=["change"]
+    )
+    def release(self, request, queryset):
+        released = sum(release_account(account) for account in queryset)
+        self.message_user(request, f"Released {released} accounts.")
+
+    def _hold(self, request, queryset, status: str) -> None:
+        reason = f"held by {request.user} from the admin"
+        held = sum(a.hold(status, reason, timezone.now()) for a in queryset)
+        level = messages.SUCCESS if held else messages.WARNING
+        self.message_user(request, f"Held {held} accounts ({status}).", level)
+
+    @admin.action(description="Hold: captcha to solve", permissions=["change"])
+    def hold_captcha(self, request, queryset):
+        self._hold(request, queryset, AccountStatus.CAPTCHA)
+
+    @admin.action(description="Hold: logged out", permissions=["change"])
+    def hold_loggedout(self, request, queryset):
+        self._hold(request, queryset, AccountStatus.LOGGEDOUT)
+
+    @admin.action(description="Hold: suspended", permissions=["change"])
+    def hold_suspended(self, request, queryset):
+        self._hold(request, queryset, AccountStatus.SUSPENDED)

@@ -1,0 +1,59 @@
+"""List filters whose lookups are backed by indexes (see the models' Meta.indexes)."""
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils import timezone
+
+from posting.models import AccountStatus, JobStatus
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    title = "waiting"
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("due", "Due now"),
+            ("retry", "Waiting to retry"),
+            ("scheduled", "Scheduled later"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        pending = queryset.filter(status=JobStatus.PENDING)
+        if self.value() == "due":
+            return pending.due(now)
+        if self.value() == "retry":
+            return pending.filter(retry_at__gt=now)
+        if self.value() == "scheduled":
+            return pending.filter(scheduled_at__gt=now)
+        return queryset
+
+
+class AccountStatusFilter(admin.SimpleListFilter):
+    title = "account status"
+    parameter_name = "account_status"
+
+    def lookups(self, request, model_admin):
+        return AccountStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(account__status=self.value())
+        return queryset
+
+
+class HeldFilter(admin.SimpleListFilter):
+    title = "held"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Held"), ("no", "Active")]
+
+    def queryset(self, request, queryset):
+        held = ~Q(status=AccountStatus.ACTIVE)
+        if self.value() == "yes":
+            return queryset.filter(held)
+        if self.value() == "no":
+            return queryset.exclude(held)
+        return queryset
