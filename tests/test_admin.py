@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from posting.models import Job, JobStatus, Pass
+from posting.models import JobStatus
 from tests.factories import claim, make_account, make_device, make_job
 
 pytestmark = pytest.mark.django_db
