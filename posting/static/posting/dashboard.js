@@ -36,6 +36,11 @@
   }
 
   function renderFailures(rows) {
+    if (!rows.length) {
+      document.querySelector("#failures tbody").replaceChildren(
+        el("tr", {}, el("td", { colspan: "3" }, "No failed jobs in this pass.")));
+      return;
+    }
     document.querySelector("#failures tbody").replaceChildren(...rows.map((r) =>
       el("tr", {}, el("td", {}, r.category), el("td", {}, r.type),
          el("td", {}, el("a", { href: r.link }, r.count)))));
