@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (the admin's, the dashboard's, Chart.js) under gunicorn.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,10 +111,30 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+if DEBUG:
+    # Development serves static files from the apps (whitenoise's finders); the folder only
+    # has to exist.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+    WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 LOGIN_URL = "admin:login"
+
+if not DEBUG:
+    # Production: behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
@@ -209,3 +231,11 @@ APPIUM_HTTP_TIMEOUT = env_float("APPIUM_HTTP_TIMEOUT", 60.0, minimum=1)
 # served as a static file: no CDN at run time.
 CHARTJS_DIST = BASE_DIR / "node_modules" / "chart.js" / "dist"
 STATICFILES_DIRS = [("vendor/chartjs", CHARTJS_DIST)] if CHARTJS_DIST.is_dir() else []
+
+# Retention: attempts (and their evidence files) older than this are pruned daily, except
+# those of jobs in needs_review and of the latest pass. The daily schedule runs on this cluster.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+RETENTION_CLUSTER = env_str("RETENTION_CLUSTER", DEFAULT_HOST)
+# How long a command waits for a task it sent to a device host's cluster (check_devices,
+# import_jobs --check-files).
+HOST_TASK_WAIT_SECONDS = env_float("HOST_TASK_WAIT_SECONDS", 30.0, minimum=1)

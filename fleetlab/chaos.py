@@ -110,9 +110,9 @@ def build_jobs(config: ChaosConfig) -> tuple[list[dict], str, set[str]]:
     return devices, out.getvalue(), crash_jobs
 
 
-def run_chaos(folder: Path, config: ChaosConfig, log=print) -> ChaosResult:
-    """Run the scenario in `folder` and audit the database it leaves."""
-    fleet = Fleet(folder, Q_WORKERS=str(config.devices + 2))
+def run_chaos(folder: Path, config: ChaosConfig, log=print, **env: str) -> ChaosResult:
+    """Run the scenario in `folder` (env may name DATABASE_URL, REDIS_URL) and audit it."""
+    fleet = Fleet(folder, Q_WORKERS=str(config.devices + 2), **env)
     devices, jobs_csv, crash_jobs = build_jobs(config)
     fleet.setup(devices, jobs_csv)
     started = time.monotonic()
@@ -234,5 +234,9 @@ def recovery_times(attempts, kills: list[datetime]) -> list[float]:
     return times
 
 
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=None)
+def _moment(value) -> datetime:
+    """A naive UTC datetime from SQLite's text or PostgreSQL's aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None)

@@ -47,6 +47,7 @@ class Fleet:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "FLEETPOST_VAR_DIR": str(folder),
             "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "REDIS_URL": "",
             "PYTHONUNBUFFERED": "1",
             **FAST_ENV,
             **env,
@@ -121,7 +122,18 @@ class Fleet:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def query(self, sql: str, *params) -> list[sqlite3.Row]:
+    @property
+    def on_postgres(self) -> bool:
+        return self.env["DATABASE_URL"].startswith(("postgres://", "postgresql://"))
+
+    def query(self, sql: str, *params) -> list:
+        """Rows (mapping-like) of a read-only query, on SQLite or PostgreSQL ("?" params)."""
+        if self.on_postgres:
+            import psycopg
+            from psycopg.rows import dict_row
+
+            with psycopg.connect(self.env["DATABASE_URL"], row_factory=dict_row) as connection:
+                return connection.execute(sql.replace("?", "%s"), params).fetchall()
         connection = sqlite3.connect(self.db_path, timeout=30)
         connection.row_factory = sqlite3.Row
         try:
@@ -146,8 +158,8 @@ class Fleet:
         return "\n".join(p.read_text() for p in sorted(self.folder.glob("*.log")))
 
 
-def overlaps(intervals: list[tuple[str, str | None]]) -> int:
-    """How many consecutive pairs of (start, end) intervals overlap (ISO strings)."""
+def overlaps(intervals: list[tuple]) -> int:
+    """How many consecutive pairs of (start, end) intervals overlap (ISO strings or datetimes)."""
     ordered = sorted(intervals)
     return sum(
         1

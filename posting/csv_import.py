@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from devices.models import Device
 from posting.csv_format import KNOWN_COLUMNS, REQUIRED_COLUMNS, unescape_cell
+from posting.host_tasks import missing_files
 from posting.models import Account, ErrorCategory, ErrorType, Job, JobStatus, Pass
 from posting.wakeups import wake_devices
 from retries.classification import classify_message
@@ -118,7 +119,9 @@ class JobImporter:
         self.summary = ImportSummary()
         self.problems: list[Problem] = []
         self.problem_count = 0
-        self.devices = {d.name: d for d in Device.objects.only("pk", "name")}
+        self.devices = {d.name: d for d in Device.objects.only("pk", "name", "host")}
+        # --check-files: (line, path) per device host (None: no device, checked here).
+        self.file_checks: dict[str | None, list[tuple[int, str]]] = {}
         self.video_root = Path(settings.VIDEO_ROOT).resolve()
         self.new_accounts: set[str] = set()
         self.current_pass = 1
@@ -192,6 +195,7 @@ class JobImporter:
                 seen.setdefault(job_id, row.line)
                 self._check_account_device(row, account_devices)
             self._check_against_database(rows)
+        self._check_files()
         self.summary.rows = len(seen)
         self.summary.accounts_created = len(self.new_accounts)
         if self.problem_count:
@@ -229,6 +233,10 @@ class JobImporter:
             account = accounts.get(row.account)
             if account is None:
                 self.new_accounts.add(row.account)
+            if self.check_files:
+                device = self.devices.get(row.device) or (account.device if account else None)
+                host = device.host if device else None
+                self.file_checks.setdefault(host, []).append((row.line, row.values["video_path"]))
             bound = account.device.name if account and account.device else ""
             if row.device and bound and bound != row.device:
                 self._report(
@@ -246,6 +254,22 @@ class JobImporter:
                 self.summary.by_status[status] = self.summary.by_status.get(status, 0) + 1
             else:
                 self._check_existing(row, job)
+
+    def _check_files(self) -> None:
+        """Each video must exist on the machine of the phone that posts it."""
+        if not self.file_checks:
+            return
+        paths = {host: sorted({p for _, p in rows}) for host, rows in self.file_checks.items()}
+        try:
+            missing = missing_files(paths)
+        except TimeoutError as exc:
+            self._report(Problem(0, "video_path", f"files could not be checked: {exc}"))
+            return
+        for host, rows in self.file_checks.items():
+            where = f" on host {host}" if host else ""
+            for line, path in rows:
+                if path in missing[host]:
+                    self._report(Problem(line, "video_path", f"no file at {path}{where}"))
 
     def _check_existing(self, row: Row, job: Job) -> None:
         if job.account.handle != row.account:
@@ -421,8 +445,6 @@ class RowParser:
         if not os.path.isabs(value) and root not in (path, *path.parents):
             self.problem("video_path", f"{value!r} leaves the video root {root}")
             return value
-        if self.importer.check_files and not path.is_file():
-            self.problem("video_path", f"no file at {path}")
         return str(path)
 
     def state(self) -> dict[str, object]:

@@ -31,3 +31,20 @@ def probe_device_task(device_pk: int) -> str:
         return f"device {device_pk} no longer exists"
     ok = probe_device(device, timezone.now())
     return f"{device.name}: {'healthy' if ok else device.health_detail}"
+
+
+def prune_history_task() -> str:
+    """The daily retention run (see posting.retention)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from posting.retention import prune_history
+
+    return str(prune_history(timezone.now(), settings.RETENTION_DAYS))
+
+
+def missing_files_task(paths: list[str]) -> list[str]:
+    """Which video files are missing on this host (import_jobs --check-files)."""
+    from posting.host_tasks import missing_here
+
+    return missing_here(paths)

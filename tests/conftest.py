@@ -46,3 +46,31 @@ def appium_server(tmp_path_factory):
     server = AppiumServer(tmp_path_factory.mktemp("appium") / "appium.log").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def scaleout_servers():
+    """Throw-away PostgreSQL and Redis servers on loopback for the whole session."""
+    from fleetlab.services import Postgres, Redis, missing_reason
+
+    require_component(missing_reason())
+    postgres, redis = Postgres().start(), Redis().start()
+    yield postgres, redis
+    redis.stop()
+    postgres.stop()
+
+
+@pytest.fixture
+def scaleout_env(scaleout_servers) -> dict[str, str]:
+    """DATABASE_URL (a fresh database) and REDIS_URL (flushed) for one test's processes."""
+    postgres, redis = scaleout_servers
+    redis.flush()
+    return {"DATABASE_URL": postgres.create_database(), "REDIS_URL": redis.url()}
+
+
+@pytest.fixture(params=["sqlite-orm", "postgres-redis"])
+def backend_env(request) -> dict[str, str]:
+    """Run a real-process test on the embedded default and on the scale-out configuration."""
+    if request.param == "sqlite-orm":
+        return {}
+    return request.getfixturevalue("scaleout_env")

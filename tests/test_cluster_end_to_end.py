@@ -69,8 +69,8 @@ def build_scenario():
 
 
 @pytest.fixture
-def fleet(tmp_path):
-    fleet = Fleet(tmp_path, Q_WORKERS="6", RATE_LIMIT_COOLDOWN_MINUTES="600")
+def fleet(tmp_path, backend_env):
+    fleet = Fleet(tmp_path, Q_WORKERS="6", RATE_LIMIT_COOLDOWN_MINUTES="600", **backend_env)
     yield fleet
     fleet.stop_all()
 
@@ -117,7 +117,7 @@ def test_a_real_cluster_runs_every_job_to_its_expected_end(fleet):
         "@ratelimit": "rate_limited",
     }
     for account in held:
-        late = fleet.query(
+        late = fleet.query(  # ? placeholders work on both databases (see Fleet.query)
             "SELECT COUNT(*) AS n FROM posting_attempt a JOIN posting_job j ON j.id = a.job_id "
             "JOIN posting_account c ON c.id = j.account_id WHERE c.handle = ? AND a.started_at > ?",
             account["handle"],

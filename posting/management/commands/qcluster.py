@@ -12,11 +12,12 @@ import signal
 import time
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
 from posting.models import ClusterHeartbeat
-from posting.schedules import ensure_sweep_schedule
+from posting.schedules import ensure_schedules
 from posting.sweep import sweep
 from posting.watchdog import run_watchdog
 
@@ -32,18 +33,22 @@ class Command(QClusterCommand):
 
         settings.SECRET_KEY  # noqa: B018 (payload signing needs it; fail before forking)
         name = Conf.CLUSTER_NAME
-        ensure_sweep_schedule(name)
+        ensure_schedules(name)
+        # The sentinel is forked next: a database connection open here would be shared with
+        # it, and PostgreSQL drops a connection two processes talk over.
+        connections.close_all()
         cluster = Cluster()
         cluster.start()
-        ClusterHeartbeat.beat(name, timezone.now(), workers=Conf.WORKERS, starting=True)
         try:
+            self.beat_once(name, Conf.WORKERS, sweep_now=False, starting=True)
             if not run_once:
                 self.beat_until_stopped(cluster, name, Conf.WORKERS)
         finally:
             # Marked first: device tasks see it and stop after their current job, so the
             # cluster's own stop (which waits for running tasks) ends promptly.
             ClusterHeartbeat.mark_stopped(name, timezone.now())
-            cluster.stop()
+            if cluster.sentinel.is_alive():
+                cluster.stop()
 
     def beat_until_stopped(self, cluster, name: str, workers: int) -> None:
         stopping = []
@@ -56,11 +61,11 @@ class Command(QClusterCommand):
                 next_sweep = time.monotonic() + settings.SWEEP_SECONDS
             time.sleep(min(settings.CLUSTER_HEARTBEAT_SECONDS, settings.SWEEP_SECONDS))
 
-    def beat_once(self, name: str, workers: int, *, sweep_now: bool) -> bool:
+    def beat_once(self, name: str, workers: int, *, sweep_now: bool, starting=False) -> bool:
         """One heartbeat (and sweep); errors are logged so a database blip stops nothing."""
         try:
             now = timezone.now()
-            ClusterHeartbeat.beat(name, now, workers=workers)
+            ClusterHeartbeat.beat(name, now, workers=workers, starting=starting)
             if sweep_now:
                 sweep(name, now=now)
                 run_watchdog(name, now=now)
