@@ -155,6 +155,12 @@ class Device(models.Model):
 
     def record_healthy(self, now: datetime) -> None:
         """A success or a passing probe: the streak ends and a quarantine is lifted."""
+        if (
+            self.health == DeviceHealth.ONLINE
+            and not self.failure_streak
+            and self._seen_lately(now)
+        ):
+            return  # nothing to change: spare the busy device a write per job
         Device.objects.filter(pk=self.pk).update(
             failure_streak=0,
             health=DeviceHealth.ONLINE,
@@ -162,10 +168,18 @@ class Device(models.Model):
             last_seen_at=now,
             health_detail="",
         )
+        self.health, self.failure_streak, self.last_seen_at = DeviceHealth.ONLINE, 0, now
+        self.quarantined_until, self.health_detail = None, ""
 
     def record_seen(self, now: datetime) -> None:
         """The device answered (an account failure still means the phone works)."""
-        Device.objects.filter(pk=self.pk).update(last_seen_at=now)
+        if not self._seen_lately(now):
+            Device.objects.filter(pk=self.pk).update(last_seen_at=now)
+            self.last_seen_at = now
+
+    def _seen_lately(self, now: datetime) -> bool:
+        # "Last seen" is shown to the second's worth an operator needs, not to the job.
+        return self.last_seen_at is not None and now - self.last_seen_at < timedelta(seconds=10)
 
     def record_infrastructure_failure(self, now: datetime, detail: str = "") -> bool:
         """Count an infrastructure failure; quarantine at the threshold. True if quarantined."""

@@ -77,7 +77,9 @@ def overhead(folder: Path, size: int, env: dict, devices: int = 8) -> str:
     wall = _span_seconds(attempts, "started_at", "finished_at")
     per_job_ms = devices * wall / size * 1000
 
-    bare = Fleet(folder / "bare", Q_WORKERS=str(devices), LOG_LEVEL="ERROR", **env)
+    bare = Fleet(
+        folder / "bare", Q_WORKERS=str(devices), LOG_LEVEL="ERROR", Q_SAVE_LIMIT="0", **env
+    )
     bare.folder.mkdir(parents=True, exist_ok=True)
     bare.manage("migrate", "-v0")
     bare.manage("bench", "--inside", "enqueue_noops", "--size", str(size))

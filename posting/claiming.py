@@ -6,30 +6,30 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import Exists, F, Min, Q
 
 from devices.models import Device
 from posting.models import Account, AccountStatus, Attempt, FleetControl, Job, JobStatus
 
 
 def device_may_start(device: Device, now: datetime) -> bool:
-    """Enabled, not draining, not quarantined, and the fleet is not paused."""
-    if FleetControl.is_paused():
-        return False
-    return Device.objects.available(now).filter(pk=device.pk).exists()
+    """Enabled, not draining, not quarantined, and the fleet is not paused (one query)."""
+    return startable_device(device, now) is not None
+
+
+def startable_device(device: Device, now: datetime) -> Device | None:
+    """The device, freshly read, if it may start an attempt now."""
+    paused = FleetControl.objects.filter(paused=True)
+    return Device.objects.available(now).filter(pk=device.pk).exclude(Exists(paused)).first()
 
 
 def postable_accounts(device: Device, now: datetime) -> list[Account]:
-    """The device's accounts that may post now: not held, outside pacing limits, not busy."""
-    accounts = list(Account.objects.filter(device=device).postable(now))
-    if not accounts:
-        return []
-    busy = set(
-        Job.objects.filter(
-            status=JobStatus.RUNNING, account__in=[a.pk for a in accounts]
-        ).values_list("account_id", flat=True)
-    )
-    return [a for a in accounts if a.pk not in busy and a.next_post_allowed_at(now) <= now]
+    """The device's accounts that may post now: not held and outside their pacing limits.
+
+    An account with a running job is left out by the claim itself (see `_claim`).
+    """
+    accounts = Account.objects.filter(device=device).postable(now)
+    return [a for a in accounts if a.next_post_allowed_at(now) <= now]
 
 
 def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
@@ -39,7 +39,8 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
     in the same transaction is refused by the database if the device or the job already has a
     running attempt, so duplicate device tasks are harmless.
     """
-    if not device_may_start(device, now):
+    device = startable_device(device, now)
+    if device is None:
         return None
     account_ids = [a.pk for a in postable_accounts(device, now)]
     if not account_ids:
@@ -53,8 +54,10 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
 
 
 def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
+    busy = Job.objects.filter(status=JobStatus.RUNNING).values("account_id")
     candidates = (
         Job.objects.filter(status=JobStatus.PENDING, account_id__in=account_ids)
+        .exclude(account_id__in=busy)
         .due(now)
         .runnable_order()
     )
@@ -62,23 +65,26 @@ def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
     # transaction already holds the write lock, so the select and the update cannot interleave.
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    pk = candidates.values_list("pk", flat=True).first()
-    if pk is None:
+    job = candidates.select_related("account").first()
+    if job is None:
         return None
-    return _open(pk, device, token, now, cluster)
+    return _open(job, device, token, now, cluster)
 
 
 def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
     """Claim this pending job on the device (None if someone else got it first)."""
     try:
         with transaction.atomic():
-            return _open(job.pk, device, uuid.uuid4(), now, cluster)
+            current = Job.objects.select_related("account").get(pk=job.pk)
+            return _open(current, device, uuid.uuid4(), now, cluster)
     except IntegrityError:
         return None
 
 
-def _open(pk: int, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
-    won = Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(
+def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
+    """The conditional UPDATE and the attempt, in the caller's transaction. `job` was read in
+    that transaction, so its attempt count is the one the update increments."""
+    won = Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
         status=JobStatus.RUNNING,
         lease_token=token,
         device=device,
@@ -89,7 +95,9 @@ def _open(pk: int, device: Device, token, now: datetime, cluster: str) -> Attemp
     )
     if won != 1:
         return None
-    job = Job.objects.select_related("account").get(pk=pk)
+    job.status, job.lease_token, job.device, job.claimed_at = JobStatus.RUNNING, token, device, now
+    job.attempts += 1
+    job.cancel_requested = False
     return Attempt.objects.create(
         job=job,
         device=device,

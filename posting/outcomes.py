@@ -108,7 +108,6 @@ def record_success(
             account.release()
         device.record_healthy(now)
     logger.info("Job %s posted on %s (%s)", job.job_id, device.name, rule)
-    _finish_pass_if_done(job.pass_number, now)
     return JobStatus.SUCCESS
 
 
@@ -155,8 +154,6 @@ def record_failure(
         notify("account_held", f"Account {account.handle} held: {failure.error}")
     if quarantined:
         notify("device_quarantined", f"Device {device.name} quarantined: {failure.error}")
-    if status != JobStatus.PENDING:
-        _finish_pass_if_done(job.pass_number, now)
     return status
 
 
@@ -187,7 +184,6 @@ def record_needs_review(
         )
         _count_toward_device(device, failure, now)
     notify("needs_review", f"Job {attempt.job.job_id} needs review: {review.error}")
-    _finish_pass_if_done(attempt.job.pass_number, now)
     return JobStatus.NEEDS_REVIEW
 
 
@@ -198,7 +194,6 @@ def record_cancelled(
         if not _finish_failed(attempt, failure, now, AttemptOutcome.FAILED, log):
             return None
         _update_job(attempt, status=JobStatus.CANCELLED, retry_at=None, completed_at=now)
-    _finish_pass_if_done(attempt.job.pass_number, now)
     return JobStatus.CANCELLED
 
 
@@ -231,11 +226,19 @@ def verify_publication(attempt: Attempt) -> bool | None:
         backend.close()
 
 
-def _finish_pass_if_done(number: int, now: datetime) -> None:
-    if Pass.finish_if_done(number, now):
-        counts = Job.objects.filter(pass_number=number).counts_by_status()
-        summary = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
-        notify("pass_finished", f"Pass {number} finished: {summary}")
+def finish_passes(now: datetime) -> list[int]:
+    """Mark passes whose jobs all ended as finished, and tell operators (once each).
+
+    Called when a device runs out of work and by the sweep, not after every job.
+    """
+    finished = []
+    for number in Pass.objects.filter(finished_at__isnull=True).values_list("number", flat=True):
+        if Pass.finish_if_done(number, now):
+            counts = Job.objects.filter(pass_number=number).counts_by_status()
+            summary = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+            notify("pass_finished", f"Pass {number} finished: {summary}")
+            finished.append(number)
+    return finished
 
 
 def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:

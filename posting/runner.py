@@ -20,7 +20,7 @@ from devices.models import Device
 from posting.claiming import claim_next_job, next_due_at
 from posting.execution import run_attempt
 from posting.models import ClusterHeartbeat
-from posting.outcomes import settle_report
+from posting.outcomes import finish_passes, settle_report
 from posting.wakeups import wake_device
 
 logger = logging.getLogger("posting.runner")
@@ -55,11 +55,14 @@ class DeviceRunner:
         self.idle_wait = settings.DEVICE_IDLE_WAIT if idle_wait is None else idle_wait
         self.sleep = sleep
         self.token = None
+        self._lease_extended_at = time.monotonic()
+        self._stop_checked_at = 0.0
 
     def run(self) -> RunSummary:
         """Drive the device until its work runs out or the budget is spent."""
         summary = RunSummary(self.device.name, started=False)
         self.token = self.device.acquire_runner_lease(timezone.now(), settings.LEASE_SECONDS)
+        self._lease_extended_at = time.monotonic()
         if self.token is None:
             return summary
         summary.started = True
@@ -80,11 +83,12 @@ class DeviceRunner:
                 return "device lease lost"
             if self.run_one_attempt():
                 summary.attempts += 1
-                if ClusterHeartbeat.is_stopping(self.cluster):
+                if self._cluster_stopping():
                     return "cluster stopping"
                 continue
             wait = self._seconds_until_due()
             if wait is None or wait > self.idle_wait:
+                finish_passes(timezone.now())
                 return "no work due"
             if wait > deadline - time.monotonic():
                 return "budget spent"
@@ -96,10 +100,17 @@ class DeviceRunner:
         attempt = claim_next_job(self.device, now=timezone.now(), cluster=self.cluster)
         if attempt is None:
             return False
+        self.device = attempt.device  # as freshly read by the claim
         report = run_attempt(attempt.job, self.device, attempt, extra_beat=self._extend_lease)
         settle_report(attempt, report, timezone.now())
-        self.device.refresh_from_db()
         return True
+
+    def _cluster_stopping(self) -> bool:
+        """Asked of the database at most once a second, not after every job."""
+        if time.monotonic() < self._stop_checked_at + 1:
+            return False
+        self._stop_checked_at = time.monotonic()
+        return ClusterHeartbeat.is_stopping(self.cluster)
 
     def _seconds_until_due(self) -> float | None:
         now = timezone.now()
@@ -107,6 +118,11 @@ class DeviceRunner:
         return None if due is None else (due - now).total_seconds()
 
     def _extend_lease(self, now=None) -> bool:
-        return self.device.extend_runner_lease(
+        """Extend the device lease once a third of it has passed (not on every job)."""
+        if time.monotonic() < self._lease_extended_at + settings.LEASE_SECONDS / 3:
+            return True
+        extended = self.device.extend_runner_lease(
             self.token, now or timezone.now(), settings.LEASE_SECONDS
         )
+        self._lease_extended_at = time.monotonic()
+        return extended

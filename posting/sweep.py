@@ -15,7 +15,7 @@ from django.utils import timezone
 from devices.models import Device, DeviceHealth, probe_device
 from posting.claiming import next_due_at
 from posting.models import Attempt
-from posting.outcomes import settle_lost_attempt
+from posting.outcomes import finish_passes, settle_lost_attempt
 from posting.wakeups import wake_device
 
 logger = logging.getLogger("posting.sweep")
@@ -35,6 +35,7 @@ def sweep(host: str | None = None, *, now: datetime | None = None) -> SweepRepor
     now = now or timezone.now()
     recovered = recover_lost_attempts(host, now)
     probe_quarantined_devices(host, now)
+    finish_passes(now)
     return SweepReport(recovered, wake_idle_devices(host, now))
 
 

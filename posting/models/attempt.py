@@ -112,16 +112,18 @@ class Attempt(models.Model):
         """Commit "about to publish". Raises LeaseLost or AttemptCancelled instead."""
         from posting.models.job import Job  # sibling module; avoids an import cycle
 
-        if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
-            raise AttemptCancelled(f"job {self.job_id} was cancelled before publishing")
         marked = (
             Attempt.objects.holding(self.lease_token)
             .filter(lease_expires_at__gte=now)
+            .exclude(job__cancel_requested=True)
             .update(checkpoint_at=now)
         )
-        if marked != 1:
-            raise LeaseLost(f"attempt {self.pk} lost its lease before publishing")
-        self.checkpoint_at = now
+        if marked == 1:
+            self.checkpoint_at = now
+            return
+        if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+            raise AttemptCancelled(f"job {self.job_id} was cancelled before publishing")
+        raise LeaseLost(f"attempt {self.pk} lost its lease before publishing")
 
     def finish(
         self,
