@@ -89,3 +89,19 @@ def test_a_quarantined_device_that_fails_its_probe_stays_quarantined(clock, sett
     clock.shift(timedelta(seconds=settings.QUARANTINE_PROBE_SECONDS + 1))
     sweep()
     assert refreshed(device).health == "quarantined"
+
+
+def test_a_pass_whose_jobs_all_ended_is_finished_and_announced_once(caplog):
+    from posting.models import Pass
+
+    device = make_device()
+    job = make_job(account=make_account(device=device))
+    sweep()
+    assert Pass.objects.get(number=1).finished_at is None  # a job still waits
+    job.cancel()
+    with caplog.at_level("WARNING", logger="posting.notifications"):
+        sweep()
+        sweep()
+    assert Pass.objects.get(number=1).finished_at is not None
+    announced = [m for m in caplog.messages if m.startswith("pass_finished: Pass 1 finished")]
+    assert announced == ["pass_finished: Pass 1 finished: cancelled 1"]
