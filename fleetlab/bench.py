@@ -17,8 +17,8 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from fleetlab.chaos import _moment, percentile
-from fleetlab.processes import ROOT, Fleet
+from fleetlab.chaos import percentile
+from fleetlab.processes import ROOT, Fleet, as_naive_utc
 
 SCENARIOS = ["overhead", "idle_gap", "import", "requeue", "admin"]
 DEFAULT_SIZES = {
@@ -54,8 +54,8 @@ def _wait_all_done(fleet: Fleet, jobs: int, timeout: float) -> None:
 
 
 def _span_seconds(rows, start: str, end: str) -> float:
-    starts = [_moment(r[start]) for r in rows]
-    ends = [_moment(r[end]) for r in rows if r[end]]
+    starts = [as_naive_utc(r[start]) for r in rows]
+    ends = [as_naive_utc(r[end]) for r in rows if r[end]]
     return (max(ends) - min(starts)).total_seconds()
 
 
@@ -119,7 +119,9 @@ def idle_gap(folder: Path, size: int, env: dict, devices: int = 10) -> str:
     rows = fleet.query("SELECT device_id, started_at, finished_at FROM posting_attempt")
     by_device = defaultdict(list)
     for r in rows:
-        by_device[r["device_id"]].append((_moment(r["started_at"]), _moment(r["finished_at"])))
+        by_device[r["device_id"]].append(
+            (as_naive_utc(r["started_at"]), as_naive_utc(r["finished_at"]))
+        )
     gaps, utilisation = [], []
     for spans in by_device.values():
         spans.sort()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fleetlab.processes import Fleet, overlaps
+from fleetlab.processes import Fleet, as_naive_utc, overlaps
 
 
 @dataclass(frozen=True)
@@ -220,23 +220,15 @@ def recovery_times(attempts, kills: list[datetime]) -> list[float]:
     """Per kill and interrupted device: seconds from the kill to the device's next attempt."""
     starts = defaultdict(list)
     for a in attempts:
-        starts[a["device_id"]].append(_moment(a["started_at"]))
+        starts[a["device_id"]].append(as_naive_utc(a["started_at"]))
     times = []
     for kill in kills:
         for a in attempts:
             if a["outcome"] != "lost" and "lease expired" not in a["matched_rule"]:
                 continue
-            began, ended = _moment(a["started_at"]), _moment(a["finished_at"])
+            began, ended = as_naive_utc(a["started_at"]), as_naive_utc(a["finished_at"])
             if began < kill < ended:
                 later = [s for s in starts[a["device_id"]] if s > kill]
                 if later:
                     times.append((min(later) - kill).total_seconds())
     return times
-
-
-def _moment(value) -> datetime:
-    """A naive UTC datetime from SQLite's text or PostgreSQL's aware datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +157,14 @@ class Fleet:
 
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.folder.glob("*.log")))
+
+
+def as_naive_utc(value) -> datetime:
+    """A naive UTC datetime from SQLite's text or PostgreSQL's aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None)
 
 
 def overlaps(intervals: list[tuple]) -> int:

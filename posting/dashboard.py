@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
 from django.urls import reverse
 
 from devices.models import Device
@@ -127,11 +126,15 @@ def device_grid(now: datetime) -> list[dict]:
 
 
 def recent_failures(limit: int = 8) -> list[dict]:
-    failed = (
-        Attempt.objects.filter(outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST])
+    # One index-ordered query per outcome: an IN over both would sort every failure ever.
+    newest = [
+        attempt
+        for outcome in (AttemptOutcome.FAILED, AttemptOutcome.LOST)
+        for attempt in Attempt.objects.filter(outcome=outcome)
         .select_related("job", "device")
         .order_by("-id")[:limit]
-    )
+    ]
+    failed = sorted(newest, key=lambda a: a.pk, reverse=True)[:limit]
     return [
         {
             "job": a.job.job_id,
@@ -150,28 +153,23 @@ def recent_failures(limit: int = 8) -> list[dict]:
 
 
 def throughput(now: datetime) -> list[dict]:
-    """Finished attempts per hour over the last hours, by outcome."""
+    """Finished attempts per hour over the last hours, by outcome.
+
+    One range count per hour on the (finished_at, outcome) index: truncating each row's time
+    in SQL runs a function per attempt, seconds at a million attempts on SQLite.
+    """
     since = (now - timedelta(hours=THROUGHPUT_HOURS - 1)).replace(minute=0, second=0, microsecond=0)
-    rows = (
-        Attempt.objects.filter(finished_at__gte=since)
-        .annotate(hour=TruncHour("finished_at"))
-        .values("hour")
-        .annotate(
+    points = []
+    for offset in range(THROUGHPUT_HOURS):
+        hour = since + timedelta(hours=offset)
+        counts = Attempt.objects.filter(
+            finished_at__gte=hour, finished_at__lt=hour + timedelta(hours=1)
+        ).aggregate(
             success=Count("id", filter=Q(outcome=AttemptOutcome.SUCCESS)),
             failed=Count("id", filter=~Q(outcome=AttemptOutcome.SUCCESS)),
         )
-        .order_by("hour")
-    )
-    by_hour = {r["hour"]: r for r in rows}
-    hours = [since + timedelta(hours=h) for h in range(THROUGHPUT_HOURS)]
-    return [
-        {
-            "hour": hour.isoformat(),
-            "success": by_hour.get(hour, {}).get("success", 0),
-            "failed": by_hour.get(hour, {}).get("failed", 0),
-        }
-        for hour in hours
-    ]
+        points.append({"hour": hour.isoformat(), **counts})
+    return points
 
 
 def eta_minutes(current: dict, now: datetime) -> float | None:

@@ -32,6 +32,21 @@ def make_job(job_id: str | None = None, account: Account | None = None, **fields
     return Job.objects.create(job_id=job_id or f"J{next(_serial)}", account=account, **fields)
 
 
+def make_failed_job(
+    job_id: str, account: Account, category: str = "infrastructure", error_type: str = "adb_timeout"
+) -> Job:
+    """A job that used its attempts and failed with (category, type)."""
+    return make_job(
+        job_id,
+        account=account,
+        status=JobStatus.FAILED,
+        attempts=3,
+        error="boom",
+        error_category=category,
+        error_type=error_type,
+    )
+
+
 def claim(job: Job, device: Device | None = None, now: datetime | None = None) -> Attempt:
     """Open a running attempt for the job, as the runner's claim does."""
     attempt = open_attempt(job, device or job.account.device, now=now or timezone.now())
@@ -44,4 +59,13 @@ def refreshed(obj):
     return obj
 
 
-__all__ = ["NOW", "JobStatus", "claim", "make_account", "make_device", "make_job", "refreshed"]
+__all__ = [
+    "NOW",
+    "JobStatus",
+    "claim",
+    "make_account",
+    "make_device",
+    "make_failed_job",
+    "make_job",
+    "refreshed",
+]

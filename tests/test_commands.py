@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from devices.models import Device
 from posting.models import Attempt, Job, JobStatus, Pass
 from tests.factories import claim, make_account, make_device, make_job, refreshed
+from tests.factories import make_failed_job as failed
 
 pytestmark = pytest.mark.django_db
 
@@ -17,18 +18,6 @@ def run(*args) -> str:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
-
-
-def failed(job_id, account, category, error_type):
-    return make_job(
-        job_id,
-        account=account,
-        status=JobStatus.FAILED,
-        attempts=3,
-        error="boom",
-        error_category=category,
-        error_type=error_type,
-    )
 
 
 def test_progress_counts_by_pass_status_category_and_type():

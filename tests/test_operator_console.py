@@ -13,22 +13,11 @@ from django_q.models import OrmQ
 from posting.models import Attempt, FleetControl, Job, JobStatus, Pass
 from posting.permissions import ensure_operator_groups
 from tests.factories import claim, make_account, make_device, make_job, refreshed
+from tests.factories import make_failed_job as failed
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/posting/job/"
-
-
-def failed(job_id, account, category="infrastructure", error_type="adb_timeout"):
-    return make_job(
-        job_id,
-        account=account,
-        status=JobStatus.FAILED,
-        attempts=3,
-        error="boom",
-        error_category=category,
-        error_type=error_type,
-    )
 
 
 def operator_groups():

@@ -232,7 +232,13 @@ class Job(models.Model):
             ),
             # admin filters and progress counts: status, pass, category/type
             models.Index(fields=["status", "pass_number"], name="posting_job_status_pass"),
-            models.Index(fields=["pass_number", "status"], name="posting_job_pass_status"),
+            # the dashboard's per-pass progress and failure breakdown, index-only
+            models.Index(
+                fields=["pass_number", "status", "error_category", "error_type"],
+                name="posting_job_pass_status",
+            ),
+            # the dashboard's time-to-finish estimate: jobs completed in the last hour
+            models.Index(fields=["completed_at"], name="posting_job_completed"),
             models.Index(fields=["error_category", "error_type"], name="posting_job_category_type"),
             # admin filter: device; the sweep: when does waiting work become due
             models.Index(fields=["device"], name="posting_job_device"),
