@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import badge
 from posting.admin.filters import HeldFilter
 from posting.holds import release_account
@@ -16,7 +17,7 @@ STATUS_COLOURS = {
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(GuardedActionsAdmin):
     list_display = [
         "handle",
         "platform",

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from devices.models import Device, DeviceHealth
+from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import badge
 from posting.fleet_state import cluster_alive, with_live_state
 from posting.holds import release_device
@@ -19,7 +20,7 @@ HEALTH_COLOURS = {
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(GuardedActionsAdmin):
     list_display = [
         "name",
         "host",

@@ -5,6 +5,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import page_source_link, screenshot_thumbnail, status_badge
 from posting.admin.filters import AccountStatusFilter, WaitingFilter
 from posting.csv_export import progress_csv_lines
@@ -63,7 +64,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(GuardedActionsAdmin):
     list_display = [
         "job_id",
         "account",
