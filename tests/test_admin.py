@@ -69,3 +69,17 @@ def test_changelists_run_the_same_number_of_queries_at_10_and_100_rows(admin_cli
     small = count_queries()
     add_jobs(90)
     assert count_queries() == small
+
+
+def test_the_changelist_count_stops_at_the_cap(monkeypatch):
+    from posting.admin import paginator
+    from posting.models import Job
+
+    monkeypatch.setattr(paginator, "COUNT_CAP", 3)
+    account = make_account(device=make_device())
+    for _ in range(6):
+        make_job(account=account)
+    capped = paginator.CappedCountPaginator(Job.objects.order_by("id"), 2)
+    assert capped.count == 4  # the cap plus one: "more than 3"
+    assert capped.num_pages == 2
+    assert paginator.CappedCountPaginator(Job.objects.order_by("id")[:2], 2).count == 2

@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from posting.admin.display import page_source_link, screenshot_thumbnail
+from posting.admin.paginator import CappedCountPaginator
 from posting.models import Attempt
 
 
@@ -25,6 +26,7 @@ class AttemptAdmin(admin.ModelAdmin):
     search_fields = ["=job__job_id"]
     list_select_related = ["job", "device"]
     show_full_result_count = False
+    paginator = CappedCountPaginator
     exclude = ["screenshot", "page_source"]
     readonly_fields = [screenshot_thumbnail, page_source_link]
 

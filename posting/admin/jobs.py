@@ -8,6 +8,7 @@ from django.utils import timezone
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import page_source_link, screenshot_thumbnail, status_badge
 from posting.admin.filters import AccountStatusFilter, WaitingFilter
+from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
 from posting.models import Attempt, ErrorCategory, Job, JobStatus, Pass
 from posting.models.choices import EDITABLE_JOB_STATUSES
@@ -90,6 +91,7 @@ class JobAdmin(GuardedActionsAdmin):
     list_select_related = ["account", "device"]
     raw_id_fields = ["account"]
     show_full_result_count = False
+    paginator = CappedCountPaginator
     list_per_page = 100
     inlines = [AttemptInline]
     actions = [
