@@ -199,6 +199,10 @@ Q_CLUSTER = {
     "save_limit": env_int("Q_SAVE_LIMIT", 250, minimum=-1),
     "catch_up": False,
     "poll": env_float("Q_POLL", 0.2, minimum=0.01),
+    # The pusher takes tasks off the broker ahead of free workers (default workers²). On Redis
+    # a task taken is gone from the broker, so a cluster killed with a full local queue loses
+    # them all; keep the prefetch to one per worker.
+    "queue_limit": env_int("Q_QUEUE_LIMIT", env_int("Q_WORKERS", 8, minimum=1), minimum=1),
     "label": "Task queue",
     # django-q2 pops this key without a default when Q_CLUSTER_NAME names another cluster,
     # so it must exist even when no host needs overrides.

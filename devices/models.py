@@ -107,6 +107,14 @@ class Device(models.Model):
             and self.quarantined_until > timezone.now()
         )
 
+    def lock_for_update(self) -> None:
+        """Serialise the writers of this device's attempts, in the caller's transaction.
+
+        A row lock on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the
+        database's write lock, and Django skips FOR UPDATE.
+        """
+        list(Device.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True))
+
     # --- the device lease ------------------------------------------------------------------
 
     def acquire_runner_lease(self, now: datetime, seconds: float) -> uuid.UUID | None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Min, Q
+from django.utils import timezone
 
 from devices.models import Device
 from posting.models import Account, AccountStatus, Attempt, FleetControl, Job, JobStatus
@@ -54,6 +55,10 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
 
 
 def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
+    # Stamp the claim after taking the device's lock, so it never predates the finish of the
+    # device's previous attempt written by another process meanwhile.
+    device.lock_for_update()
+    now = max(now, timezone.now())
     busy = Job.objects.filter(status=JobStatus.RUNNING).values("account_id")
     candidates = (
         Job.objects.filter(status=JobStatus.PENDING, account_id__in=account_ids)
@@ -75,8 +80,9 @@ def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") 
     """Claim this pending job on the device (None if someone else got it first)."""
     try:
         with transaction.atomic():
+            device.lock_for_update()
             current = Job.objects.select_related("account").get(pk=job.pk)
-            return _open(current, device, uuid.uuid4(), now, cluster)
+            return _open(current, device, uuid.uuid4(), max(now, timezone.now()), cluster)
     except IntegrityError:
         return None
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from devices.backends import get_backend
 from posting.execution import AttemptReport, PostingResult, build_request
@@ -91,6 +92,7 @@ def record_success(
 ) -> str | None:
     job, account, device = attempt.job, attempt.job.account, attempt.device
     with transaction.atomic():
+        now = _serialised_now(attempt.device, now)
         if not attempt.finish(outcome=AttemptOutcome.SUCCESS, now=now, matched_rule=rule, log=log):
             return None
         _update_job(
@@ -132,6 +134,7 @@ def record_failure(
     )
     status = JobStatus.PENDING if decision.retry else JobStatus.FAILED
     with transaction.atomic():
+        now = _serialised_now(attempt.device, now)
         if not _finish_failed(attempt, failure, now, outcome, log):
             return None
         _update_job(
@@ -171,6 +174,7 @@ def record_needs_review(
         evidence=failure.evidence,
     )
     with transaction.atomic():
+        now = _serialised_now(attempt.device, now)
         if not _finish_failed(attempt, review, now, outcome, log):
             return None
         _update_job(
@@ -191,6 +195,7 @@ def record_cancelled(
     attempt: Attempt, failure: Failure, now: datetime, *, log: str | None = None
 ) -> str | None:
     with transaction.atomic():
+        now = _serialised_now(attempt.device, now)
         if not _finish_failed(attempt, failure, now, AttemptOutcome.FAILED, log):
             return None
         _update_job(attempt, status=JobStatus.CANCELLED, retry_at=None, completed_at=now)
@@ -239,6 +244,13 @@ def finish_passes(now: datetime) -> list[int]:
             notify("pass_finished", f"Pass {number} finished: {summary}")
             finished.append(number)
     return finished
+
+
+def _serialised_now(device, now: datetime) -> datetime:
+    """Lock the device's attempts, then read the clock: an attempt is never stamped as
+    finishing after the start of the device's next one (a sweep's `now` may be seconds old)."""
+    device.lock_for_update()
+    return max(now, timezone.now())
 
 
 def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:
