@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -113,7 +113,8 @@ class Device(models.Model):
         A row lock on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the
         database's write lock, and Django skips FOR UPDATE.
         """
-        list(Device.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True))
+        if connection.features.has_select_for_update:
+            Device.objects.select_for_update().filter(pk=self.pk).values_list("pk").first()
 
     # --- the device lease ------------------------------------------------------------------
 

@@ -50,25 +50,28 @@ def check_q_cluster(app_configs, **kwargs) -> list:
 @register(Tags.database)
 def check_workers_per_host(app_configs, **kwargs) -> list:
     """Warn when a host has more enabled devices than its cluster has workers."""
-    from devices.models import Device
-
     workers = workers_for_host_default()
     try:
-        rows = list(
-            Device.objects.filter(enabled=True).values("host").annotate(n=Count("id")).order_by()
-        )
+        short = hosts_short_of_workers(workers)
     except DatabaseError:
         return []  # not migrated yet
     return [
         Warning(
-            f"Host {row['host']!r} has {row['n']} enabled devices but its cluster has "
+            f"Host {host!r} has {devices} enabled devices but its cluster has "
             f"{workers} workers: some devices will wait for a worker.",
             hint="Set Q_WORKERS on that host to at least the number of its devices, plus one.",
             id="posting.W001",
         )
-        for row in rows
-        if row["n"] > workers
+        for host, devices in short.items()
     ]
+
+
+def hosts_short_of_workers(workers: int) -> dict[str, int]:
+    """Hosts with more enabled devices than `workers`, and how many devices they have."""
+    from devices.models import Device
+
+    rows = Device.objects.filter(enabled=True).values("host").annotate(n=Count("id")).order_by()
+    return {row["host"]: row["n"] for row in rows if row["n"] > workers}
 
 
 def workers_for_host_default() -> int:

@@ -16,6 +16,7 @@ from django.db import connections
 from django.utils import timezone
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
+from posting.checks import hosts_short_of_workers
 from posting.models import ClusterHeartbeat
 from posting.schedules import ensure_schedules
 from posting.sweep import sweep
@@ -34,6 +35,12 @@ class Command(QClusterCommand):
         settings.SECRET_KEY  # noqa: B018 (payload signing needs it; fail before forking)
         name = Conf.CLUSTER_NAME
         ensure_schedules(name)
+        devices = hosts_short_of_workers(Conf.WORKERS).get(name)
+        if devices:
+            self.stderr.write(
+                f"warning: host {name!r} has {devices} enabled devices but {Conf.WORKERS} "
+                "workers; set Q_WORKERS to at least its devices plus one"
+            )
         # The sentinel is forked next: a database connection open here would be shared with
         # it, and PostgreSQL drops a connection two processes talk over.
         connections.close_all()
