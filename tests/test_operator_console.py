@@ -30,20 +30,21 @@ def act(client, action, jobs, **extra):
     return client.post(CHANGELIST, data, follow=True)
 
 
-@pytest.fixture
-def operator(client, django_user_model):
-    user = django_user_model.objects.create_user("olga", password="pw", is_staff=True)
-    user.groups.add(operator_groups()["Operators"])
+def log_in_as(client, django_user_model, username: str, group: str):
+    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(operator_groups()[group])
     client.force_login(user)
     return user
+
+
+@pytest.fixture
+def operator(client, django_user_model):
+    return log_in_as(client, django_user_model, "olga", "Operators")
 
 
 @pytest.fixture
 def viewer(client, django_user_model):
-    user = django_user_model.objects.create_user("victor", password="pw", is_staff=True)
-    user.groups.add(operator_groups()["Viewers"])
-    client.force_login(user)
-    return user
+    return log_in_as(client, django_user_model, "victor", "Viewers")
 
 
 @pytest.fixture
