@@ -43,6 +43,7 @@ class ChaosResult:
     lost_unclassified: int = 0
     double_successes: int = 0
     database_locked: int = 0
+    tracebacks: int = 0
     duplicate_publishes: int = 0
     device_overlaps: int = 0
     job_overlaps: int = 0
@@ -61,6 +62,7 @@ class ChaosResult:
             f"lost={self.lost} unclassified={self.lost_unclassified} "
             f"duplicate_publishes={self.duplicate_publishes} "
             f"double_recorded={self.double_successes} db_locked={self.database_locked} "
+            f"tracebacks={self.tracebacks} "
             f"overlaps(device/job)={self.device_overlaps}/{self.job_overlaps} "
             f"crash_after_publish_verified={crashed_ok}/{len(self.crash_jobs)} "
             f"unaccounted={len(self.unaccounted)} "
@@ -212,7 +214,10 @@ def audit(fleet: Fleet, config: ChaosConfig, crash_jobs: set[str], kills: list[d
     result.recovery_seconds = recovery_times(attempts, kills)
     successes = Counter(a["job_key"] for a in attempts if a["outcome"] == "success")
     result.double_successes = sum(1 for n in successes.values() if n > 1)
-    result.database_locked = fleet.logs().count("database is locked")
+    logs = fleet.logs()
+    result.database_locked = logs.count("database is locked")
+    # A cluster that cannot start, or a crash in our code, leaves a traceback in the logs.
+    result.tracebacks = logs.count("Traceback (most recent call last)")
     return result
 
 

@@ -46,6 +46,7 @@ def main() -> int:
         result.job_overlaps,
         result.double_successes,
         result.database_locked,
+        result.tracebacks,
     ]
     return 1 if any(problems) else 0
 

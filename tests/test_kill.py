@@ -27,5 +27,6 @@ def test_killed_clusters_lose_nothing_and_publish_nothing_twice(tmp_path, backen
     assert result.lost_unclassified == 0
     assert result.double_successes == 0
     assert result.database_locked == 0
+    assert result.tracebacks == 0
     assert result.crash_jobs, "the scenario scripts crash_after_publish jobs"
     assert all(state == ("success", 1) for state in result.crash_jobs.values()), result.crash_jobs

@@ -12,7 +12,7 @@ import signal
 import time
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
@@ -34,7 +34,10 @@ class Command(QClusterCommand):
 
         settings.SECRET_KEY  # noqa: B018 (payload signing needs it; fail before forking)
         name = Conf.CLUSTER_NAME
-        ensure_schedules(name)
+        try:
+            ensure_schedules(name)
+        except DatabaseError as exc:  # the cluster must start; the master loop sweeps anyway
+            self.stderr.write(f"cluster {name}: could not write its schedules: {exc}")
         devices = hosts_short_of_workers(Conf.WORKERS).get(name)
         if devices:
             self.stderr.write(
