@@ -62,6 +62,16 @@ def settle_report(attempt: Attempt, report: AttemptReport, now: datetime) -> str
     if report.lease_lost:
         return None  # the sweep owns this attempt now
     log = report.log
+    if report.checkpoint_reached and _cancel_requested(attempt):
+        # Cancelled too late to stop the tap: the post may exist, an operator decides.
+        failure = Failure(
+            "Cancelled by an operator after the publishing checkpoint",
+            ErrorCategory.UNKNOWN,
+            ErrorType.NONE,
+            rule="cancelled after the checkpoint",
+            evidence=report.evidence,
+        )
+        return record_needs_review(attempt, failure, now, outcome=AttemptOutcome.FAILED, log=log)
     if report.result.success:
         return record_success(attempt, now, post_url=report.post_url, log=log)
     failure = Failure.from_result(
@@ -244,6 +254,10 @@ def finish_passes(now: datetime) -> list[int]:
             notify("pass_finished", f"Pass {number} finished: {summary}")
             finished.append(number)
     return finished
+
+
+def _cancel_requested(attempt: Attempt) -> bool:
+    return Job.objects.filter(pk=attempt.job_id, cancel_requested=True).exists()
 
 
 def _serialised_now(device, now: datetime) -> datetime:

@@ -68,3 +68,32 @@ def test_at_least_once_mode_retries_an_unverifiable_outcome(settings):
     status, job, _, _ = run_scripted(["fail_after_checkpoint"], verifiable=False)
     assert status == JobStatus.PENDING
     assert job.error_type == "connection_dropped"
+
+
+def test_a_cancel_that_arrives_after_the_checkpoint_sends_the_job_to_review():
+    from posting.execution import AttemptReport, PostingResult
+    from posting.models import Job
+
+    device = make_device()
+    job = make_job("J1", account=make_account(device=device))
+    attempt = claim(job, device)
+    attempt.mark_checkpoint(timezone.now())
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)  # the operator, too late
+    report = AttemptReport(PostingResult(True, "", "", ""), checkpoint_reached=True)
+    assert settle_report(attempt, report, timezone.now()) == JobStatus.NEEDS_REVIEW
+    job = refreshed(job)
+    assert "after the publishing checkpoint" in job.error
+    assert (job.error_category, job.error_type) == ("unknown", "unverified_publish")
+
+
+def test_a_cancel_before_the_checkpoint_stops_the_job_before_the_tap():
+    from devices.models import PublishRecord
+    from posting.models import Job
+
+    device = make_device(capabilities={"script": {"J1": ["success"]}})
+    job = make_job("J1", account=make_account(device=device))
+    attempt = claim(job, device)
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    report = run_attempt(refreshed(job), device, attempt)
+    assert settle_report(attempt, report, timezone.now()) == JobStatus.CANCELLED
+    assert not PublishRecord.objects.exists()

@@ -191,6 +191,9 @@ class JobAdmin(GuardedActionsAdmin):
             started_by=request.user,
             filter_description={"source": "admin", **description, **_filters_of(request)},
         )
+        if new_pass is None:  # someone else requeued them since the confirmation page
+            self.message_user(request, f"No {what} left to requeue.", messages.WARNING)
+            return None
         detail = ", ".join(f"{t or 'unrecognised'} {n}" for t, n in sorted(moved.items()))
         self.message_user(
             request, f"Moved {new_pass.job_count} jobs into pass {new_pass.number} ({detail})."
