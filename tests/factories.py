@@ -47,6 +47,13 @@ def make_failed_job(
     )
 
 
+def make_review_job(job_id: str, account: Account, **fields) -> Job:
+    """A job waiting for an operator: it may have been posted."""
+    fields.setdefault("error_category", "unknown")
+    fields.setdefault("error_type", "unverified_publish")
+    return make_job(job_id, account=account, status=JobStatus.NEEDS_REVIEW, **fields)
+
+
 def claim(job: Job, device: Device | None = None, now: datetime | None = None) -> Attempt:
     """Open a running attempt for the job, as the runner's claim does."""
     attempt = open_attempt(job, device or job.account.device, now=now or timezone.now())
@@ -67,5 +74,6 @@ __all__ = [
     "make_device",
     "make_failed_job",
     "make_job",
+    "make_review_job",
     "refreshed",
 ]

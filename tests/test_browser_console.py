@@ -14,7 +14,7 @@ from django.apps import apps as django_apps
 from posting.models import Job, JobStatus
 from posting.permissions import ensure_operator_groups
 from tests.conftest import require_component
-from tests.factories import make_account, make_device, make_job
+from tests.factories import make_account, make_device, make_job, make_review_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,14 +74,7 @@ def fleet_data():
         error_category="account",
         error_type="captcha",
     )
-    make_job(
-        "R1",
-        account=account,
-        status=JobStatus.NEEDS_REVIEW,
-        error="died after the tap",
-        error_category="unknown",
-        error_type="unverified_publish",
-    )
+    make_review_job("R1", account, error="died after the tap")
     make_job("P1", account=account)
 
 

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from devices.models import Device
 from posting.models import Attempt, Job, JobStatus, Pass
-from tests.factories import claim, make_account, make_device, make_job, refreshed
+from tests.factories import claim, make_account, make_device, make_job, make_review_job, refreshed
 from tests.factories import make_failed_job as failed
 
 pytestmark = pytest.mark.django_db
@@ -42,12 +42,8 @@ def test_requeue_failures_moves_only_failed_jobs_of_the_category_into_a_new_pass
     claim(make_job("R", account=account))  # a running job keeps its attempt
     Attempt.objects.update(outcome="failed")
     captcha = failed("B", account, "account", "captcha")
-    review = make_job(
-        "C",
-        account=account,
-        status=JobStatus.NEEDS_REVIEW,
-        error_category="infrastructure",
-        error_type="worker_lost",
+    review = make_review_job(
+        "C", account, error_category="infrastructure", error_type="worker_lost"
     )
     output = run("requeue_failures")
     assert "adb_timeout: 1" in output

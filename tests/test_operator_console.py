@@ -12,7 +12,7 @@ from django_q.models import OrmQ
 
 from posting.models import Attempt, FleetControl, Job, JobStatus, Pass
 from posting.permissions import ensure_operator_groups
-from tests.factories import claim, make_account, make_device, make_job, refreshed
+from tests.factories import claim, make_account, make_device, make_job, make_review_job, refreshed
 from tests.factories import make_failed_job as failed
 
 pytestmark = pytest.mark.django_db
@@ -109,13 +109,7 @@ def test_requeue_selected_of_any_category_needs_the_stronger_permission(
 
 
 def test_needs_review_jobs_never_move_with_a_requeue(client, operator, account):
-    review = make_job(
-        "R",
-        account=account,
-        status=JobStatus.NEEDS_REVIEW,
-        error_category="unknown",
-        error_type="unverified_publish",
-    )
+    review = make_review_job("R", account)
     act(client, "requeue_infrastructure_failures", [review], confirm="yes")
     assert refreshed(review).status == JobStatus.NEEDS_REVIEW
 
@@ -137,14 +131,7 @@ def test_cancel_stops_waiting_jobs_and_asks_running_ones_to_stop(client, operato
 
 
 def test_review_it_was_posted_records_who_decided_and_the_url(client, operator, account):
-    job = make_job(
-        "R",
-        account=account,
-        status=JobStatus.NEEDS_REVIEW,
-        error_category="unknown",
-        error_type="unverified_publish",
-        error="?",
-    )
+    job = make_review_job("R", account, error="?")
     page = act(client, "mark_posted", [job]).content.decode()
     assert f'name="post_url_{job.pk}"' in page
     act(
@@ -160,13 +147,7 @@ def test_review_it_was_posted_records_who_decided_and_the_url(client, operator, 
 
 
 def test_review_it_was_not_posted_moves_the_job_into_a_new_pass(client, operator, account):
-    job = make_job(
-        "R",
-        account=account,
-        status=JobStatus.NEEDS_REVIEW,
-        error_category="unknown",
-        error_type="unverified_publish",
-    )
+    job = make_review_job("R", account)
     act(client, "mark_not_posted", [job])
     job = refreshed(job)
     assert (job.status, job.pass_number, job.reviewed_by) == (JobStatus.PENDING, 2, operator)

@@ -76,27 +76,30 @@ class DeviceAdmin(GuardedActionsAdmin):
     def cluster_is_alive(self, device: Device) -> bool:
         return cluster_alive(device)
 
+    def _switch(self, request, queryset, message: str, **fields) -> None:
+        """Flip a device switch; devices that may now take jobs are woken."""
+        count = queryset.update(**fields)
+        if fields.get("enabled") is True or fields.get("draining") is False:
+            wake_devices(queryset.values_list("pk", flat=True))
+        self.message_user(request, message.format(count=count))
+
     @admin.action(description="Enable", permissions=["manage"])
     def enable(self, request, queryset):
-        count = queryset.update(enabled=True)
-        wake_devices(queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Enabled {count} devices.")
+        self._switch(request, queryset, "Enabled {count} devices.", enabled=True)
 
     @admin.action(description="Disable (the current job finishes)", permissions=["manage"])
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} devices.")
+        self._switch(request, queryset, "Disabled {count} devices.", enabled=False)
 
     @admin.action(
         description="Drain (finish the current job, take no more)", permissions=["manage"]
     )
     def drain(self, request, queryset):
-        self.message_user(request, f"Draining {queryset.update(draining=True)} devices.")
+        self._switch(request, queryset, "Draining {count} devices.", draining=True)
 
     @admin.action(description="Stop draining", permissions=["manage"])
     def undrain(self, request, queryset):
-        count = queryset.update(draining=False)
-        wake_devices(queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{count} devices take jobs again.")
+        self._switch(request, queryset, "{count} devices take jobs again.", draining=False)
 
     @admin.action(description="Quarantine", permissions=["manage"])
     def quarantine(self, request, queryset):
