@@ -18,7 +18,9 @@ class _Echo:
 
 def progress_csv_lines(jobs: Iterable[Job]) -> Iterator[str]:
     """The CSV, line by line; a queryset is streamed from the database in chunks."""
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    # RFC 4180 line ends: with "\n" alone the writer would not quote a caption holding a bare
+    # CR, and the file would not read back.
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield writer.writerow(EXPORT_COLUMNS)
     if hasattr(jobs, "select_related"):
         jobs = jobs.select_related("account__device", "device").order_by("id").iterator(2000)

@@ -27,10 +27,11 @@ EXPORT_COLUMNS = LEGACY_COLUMNS + NEWER_COLUMNS
 REQUIRED_COLUMNS = ["job_id", "account", "video_path", "caption"]
 KNOWN_COLUMNS = frozenset(EXPORT_COLUMNS)
 
-# A cell a spreadsheet would run as a formula gets a leading apostrophe on export. Cells that
-# already start with apostrophes before such a character get one more, so that import, which
-# removes exactly one, gives back the original text in every case.
-_DANGEROUS = re.compile(r"^'*[=+\-@\t\r]")
+# A cell a spreadsheet would run as a formula gets a leading apostrophe on export. Spreadsheets
+# trim leading blanks (spaces, no-break and zero-width spaces) before they look for the formula
+# sign, so those count too. Cells that already start with apostrophes before such a character
+# get one more, so that import, which removes exactly one, gives back the original text.
+_DANGEROUS = re.compile(r"^'*[\s\u200b\ufeff]*[=+\-@\t\r]")
 
 
 def escape_cell(value: str) -> str:

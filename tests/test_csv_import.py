@@ -154,7 +154,7 @@ def test_an_account_bound_to_another_device_is_not_rebound_by_import(tmp_path):
 def test_dry_run_reports_and_writes_nothing(tmp_path):
     summary = import_jobs(write(tmp_path, HEADER + "J1,@a,a.mp4,x\n"), dry_run=True)
     assert summary.created == 1
-    assert str(summary).startswith("would import 1 rows")
+    assert str(summary).startswith("would import 1 row: 1 new job")
     assert Job.objects.count() == 0
 
 

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("path")
+        parser.add_argument("path", help="The CSV file; '-' reads standard input.")
         parser.add_argument("--dry-run", action="store_true", help="Validate and report only.")
         parser.add_argument(
             "--update",
@@ -31,15 +31,18 @@ class Command(BaseCommand):
                 summary = import_jobs(
                     path, dry_run=dry_run, update=update, check_files=check_files, progress=bar
                 )
-            except FileNotFoundError:
-                raise CommandError(f"{path}: no such file") from None
             except ImportRefused as refused:
-                for problem in refused.problems:
-                    self.stderr.write(f"{path}: {problem}")
-                hidden = refused.total - len(refused.problems)
-                if hidden:
-                    self.stderr.write(f"... and {hidden} more")
-                raise CommandError(
-                    f"{path}: {refused.total} problems; nothing was imported"
-                ) from None
+                raise self._refusal(path, refused) from None
         self.stdout.write(self.style.SUCCESS(str(summary)))
+
+    def _refusal(self, path: str, refused: ImportRefused) -> CommandError:
+        name = "standard input" if path == "-" else path
+        if refused.total == 1 and not refused.problems[0].line:
+            return CommandError(f"{name}: {refused.problems[0]}; nothing was imported")
+        for problem in refused.problems:
+            self.stderr.write(f"{name}: {problem}")
+        hidden = refused.total - len(refused.problems)
+        if hidden:
+            self.stderr.write(f"... and {hidden} more")
+        noun = "problem" if refused.total == 1 else "problems"
+        return CommandError(f"{name}: {refused.total} {noun}; nothing was imported")

@@ -1,0 +1,179 @@
+"""One CSV row of a jobs or progress file, checked cell by cell and turned into model values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from posting.csv_reading import Problem
+from posting.input_rules import (
+    InvalidValue,
+    integer_in_column,
+    moment_in_range,
+    resolve_video_path,
+)
+from posting.models import ErrorCategory, ErrorType, Job, JobStatus
+from retries.classification import classify_message
+from retries.taxonomy import category_of, is_known_pair
+
+# Legacy statuses and where they land. A job claimed or running when the old run died may have
+# been posted, so it waits for an operator instead of being posted again.
+STATUS_ON_IMPORT = {
+    "pending": JobStatus.PENDING,
+    "retrying": JobStatus.PENDING,
+    "claimed": JobStatus.NEEDS_REVIEW,
+    "running": JobStatus.NEEDS_REVIEW,
+    "success": JobStatus.SUCCESS,
+    "failed": JobStatus.FAILED,
+    "needs_review": JobStatus.NEEDS_REVIEW,
+    "cancelled": JobStatus.CANCELLED,
+}
+
+
+@dataclass
+class Row:
+    line: int
+    values: dict[str, object]
+    state: dict[str, object]
+    account: str
+    device: str
+
+
+class RowParser:
+    """Turns one CSV row into model values, collecting a problem per bad cell."""
+
+    def __init__(self, line: int, raw: dict[str, str], device_names, video_root: str) -> None:
+        self.line = line
+        self.raw = raw
+        self.device_names = device_names
+        self.video_root = video_root
+        self.problems: list[Problem] = []
+
+    def problem(self, column: str, message: str) -> None:
+        self.problems.append(Problem(self.line, column, message))
+
+    def text(self, column: str, *, required: bool = False, max_length: int | None = None) -> str:
+        value = self.raw.get(column, "")
+        value = value if column == "caption" else value.strip()
+        if required and not value:
+            self.problem(column, "is empty")
+        if max_length and len(value) > max_length:
+            self.problem(column, f"is longer than {max_length} characters")
+        return value
+
+    def integer(self, column: str, default: int | None, minimum: int) -> int | None:
+        value = self.raw.get(column, "").strip()
+        if not value:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self.problem(column, f"{value[:40]!r} is not a whole number")
+            return default
+        try:
+            return integer_in_column(number, Job._meta.get_field(column), minimum)
+        except InvalidValue as exc:
+            self.problem(column, str(exc))
+            return default
+
+    def moment(self, column: str) -> datetime | None:
+        value = self.raw.get(column, "").strip()
+        if not value:
+            return None
+        try:
+            parsed = parse_datetime(value.replace(" ", "T", 1) if "T" not in value else value)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.problem(column, f"{value!r} is not a date and time like 2026-11-28T14:30:00+01:00")
+            return None
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        try:
+            return moment_in_range(parsed)
+        except InvalidValue as exc:
+            self.problem(column, str(exc))
+            return None
+
+    def parse(self) -> Row | None:
+        for column, value in self.raw.items():
+            if "\x00" in value:
+                self.problem(column, "contains a NUL byte (\\x00): the file is damaged or binary")
+        if self.problems:
+            return None
+        values = {
+            "job_id": self.text("job_id", required=True, max_length=200),
+            "video_path": self.video_path(),
+            "caption": self.text("caption"),
+            "scheduled_at": self.moment("scheduled_at"),
+            "priority": self.integer("priority", 0, minimum=-1_000_000),
+            "max_attempts": self.integer("max_attempts", settings.DEFAULT_MAX_ATTEMPTS, minimum=1),
+        }
+        account = self.text("account", required=True, max_length=200)
+        device = self.text("device")
+        if device and device not in self.device_names:
+            self.problem("device", f"no device named {device!r} (register it first)")
+        state = self.state() if "status" in self.raw else {}
+        return Row(self.line, values, state, account, device)
+
+    def video_path(self) -> str:
+        value = self.text("video_path", required=True, max_length=1000)
+        if not value:
+            return value
+        try:
+            return resolve_video_path(value, self.video_root)
+        except InvalidValue as exc:
+            self.problem("video_path", str(exc))
+            return value
+
+    def state(self) -> dict[str, object]:
+        """The legacy progress columns of a row."""
+        raw_status = self.text("status").lower() or "pending"
+        status = STATUS_ON_IMPORT.get(raw_status)
+        if status is None:
+            self.problem(
+                "status", f"{raw_status[:40]!r} is not one of {', '.join(STATUS_ON_IMPORT)}"
+            )
+            status = JobStatus.PENDING
+        state = {
+            "status": status,
+            "claimed_at": self.moment("claimed_at"),
+            "completed_at": self.moment("completed_at"),
+            "retry_at": self.moment("retry_at"),
+            "error": self.text("error"),
+            "attempts": self.integer("attempts", 0, minimum=0),
+            "pass_number": self.integer("pass_number", 0, minimum=1),
+            "post_url": self.text("post_url", max_length=500),
+        }
+        state.update(self.classification(status, raw_status, state["error"]))
+        return state
+
+    def classification(self, status: str, raw_status: str, error: str) -> dict[str, str]:
+        error_type = self.text("error_type")
+        category = self.text("error_category")
+        if raw_status in ("claimed", "running"):
+            return {
+                "error": f"{raw_status} when the previous run stopped: the post may exist",
+                "error_category": ErrorCategory.UNKNOWN,
+                "error_type": ErrorType.UNVERIFIED_PUBLISH,
+            }
+        if error_type and error_type not in ErrorType.values:
+            self.problem("error_type", f"{error_type[:40]!r} is not a known type")
+            return {}
+        if category and category not in ErrorCategory.values:
+            self.problem("error_category", f"{category[:40]!r} is not a known category")
+            return {}
+        if status in (JobStatus.SUCCESS, JobStatus.PENDING) and not error:
+            return {"error_category": category, "error_type": error_type}
+        if not category:
+            # Progress files older than the two-level taxonomy have the type only (or neither).
+            category = category_of(error_type) if error_type else classify_message(error).category
+            if not error_type:
+                error_type = classify_message(error).error_type
+        if not is_known_pair(category, error_type):
+            self.problem("error_category", f"{category!r} does not go with type {error_type!r}")
+        return {"error_category": category, "error_type": error_type}

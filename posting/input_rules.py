@@ -1,0 +1,96 @@
+"""Rules every input path applies: the CSV import, the admin's forms and the reviews.
+
+One definition each, so a value the import refuses is refused by the admin too, with the same
+words, and nothing out of range reaches the database (where SQLite would store it and
+PostgreSQL would answer with a traceback).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import Field
+
+# Times are stored in UTC; the range leaves room for the retry and pacing arithmetic done on
+# them (a year-9999 date plus a backoff would overflow Python's datetime).
+EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class InvalidValue(ValueError):
+    """A value no input path may store; the message says why, for the operator."""
+
+
+def refuse_nul(value: str) -> str:
+    """PostgreSQL cannot store NUL in text and SQLite would keep it silently: refuse it."""
+    if "\x00" in value:
+        raise InvalidValue("contains a NUL byte (\\x00)")
+    return value
+
+
+def moment_in_range(value: datetime) -> datetime:
+    """The same instant in UTC, refused when it leaves the supported range."""
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST_MOMENT <= in_utc < LATEST_MOMENT:
+        raise InvalidValue(
+            f"{value.isoformat()} is outside the supported range (1970-01-01 to 9998-12-31 UTC)"
+        )
+    return in_utc
+
+
+def integer_bounds(field: Field) -> tuple[int, int]:
+    """The range every supported database stores for this integer field."""
+    low, high = BaseDatabaseOperations.integer_field_ranges[field.get_internal_type()]
+    return low, high
+
+
+def integer_in_column(value: int, field: Field, minimum: int | None = None) -> int:
+    """`value` if the column can hold it (and it is at least `minimum`)."""
+    low, high = integer_bounds(field)
+    if minimum is not None:
+        low = max(low, minimum)
+    if value < low:
+        raise InvalidValue(f"must be at least {low}, not {value}")
+    if value > high:
+        raise InvalidValue(f"must be at most {high}, not {value}")
+    return value
+
+
+def video_root() -> str:
+    return str(os.path.realpath(settings.VIDEO_ROOT))
+
+
+def resolve_video_path(value: str, root: str | None = None) -> str:
+    """An absolute path as given (normalised); a relative one inside VIDEO_ROOT, never outside.
+
+    Workers resolve the stored text as it is, so a relative path stored raw would resolve
+    against whichever directory a worker runs in.
+    """
+    refuse_nul(value)
+    if os.path.isabs(value):
+        return os.path.normpath(value)
+    root = root or video_root()
+    path = os.path.normpath(os.path.join(root, value))
+    if not path.startswith(root + os.sep):
+        raise InvalidValue(f"{value!r} leaves the video root {root}")
+    return path
+
+
+def checked_post_url(value: str, max_length: int) -> str:
+    """A post URL an operator gives: http(s) only, so the console never links a script."""
+    value = refuse_nul(value.strip())
+    if not value:
+        return value
+    if len(value) > max_length:
+        raise InvalidValue(f"is longer than {max_length} characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InvalidValue(f"{value[:80]!r} is not an http(s) address")
+    return value
