@@ -8,8 +8,6 @@ rule, the log, whether the publishing checkpoint was passed and whether the dead
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import traceback as tb
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +17,11 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.utils import timezone
 
 from devices.backends import DeviceBackend, PostRequest, PrePostVerificationError, get_backend
 from devices.models import Device
+from posting.attempt_watch import watched
 from posting.models import Attempt, AttemptCancelled, ErrorCategory, ErrorType, Job, LeaseLost
 from retries.classification import (
     Classification,
@@ -92,55 +90,6 @@ class AttemptHooks:
         self.log("publishing checkpoint committed")
 
 
-class AttemptWatch(threading.Thread):
-    """Keeps the leases alive while the backend works and enforces the job deadline.
-
-    On expiry it tears down the backend session (never a signal: django-q's own SIGALRM
-    timeout must stay the only one) so the blocked call fails and the worker moves on.
-    """
-
-    def __init__(
-        self,
-        backend: DeviceBackend,
-        attempt: Attempt | None,
-        *,
-        timeout: float,
-        extra_beat: Callable[[datetime], bool] | None = None,
-    ) -> None:
-        super().__init__(name="attempt-watch", daemon=True)
-        self.backend = backend
-        self.attempt = attempt
-        self.timeout = timeout
-        self.extra_beat = extra_beat
-        self.stopped = threading.Event()
-        self.timed_out = False
-        self.lease_lost = False
-
-    def run(self) -> None:
-        lease = settings.LEASE_SECONDS
-        interval = max(0.05, lease / 3)
-        deadline = time.monotonic() + self.timeout
-        try:
-            while not self.stopped.wait(max(0.0, min(interval, deadline - time.monotonic()))):
-                if time.monotonic() >= deadline:
-                    self.timed_out = True
-                    self.backend.close()
-                    return
-                now = timezone.now()
-                if self.attempt is not None and not self.attempt.extend_lease(now, lease):
-                    self.lease_lost = True
-                    self.backend.close()
-                    return
-                if self.extra_beat is not None:
-                    self.extra_beat(now)
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join()
-
-
 def build_request(job: Job, attempt: Attempt | None) -> PostRequest:
     return PostRequest(
         job_id=job.job_id,
@@ -170,14 +119,12 @@ def run_attempt(
     backend = get_backend(device)
     hooks = AttemptHooks(attempt)
     hooks.log(f"attempt {attempt.number if attempt else '-'} of {job.job_id} on {device.name}")
-    watch = AttemptWatch(
-        backend, attempt, timeout=timeout or settings.JOB_TIMEOUT, extra_beat=extra_beat
-    )
-    watch.start()
     try:
-        report = _post(backend, build_request(job, attempt), hooks, watch)
+        with watched(
+            backend, attempt, timeout=timeout or settings.JOB_TIMEOUT, extra_beat=extra_beat
+        ) as watch:
+            report = _post(backend, build_request(job, attempt), hooks, watch)
     finally:
-        watch.stop()
         _close_quietly(backend, hooks)
     report.checkpoint_reached = hooks.checkpoint_reached
     report.timed_out = watch.timed_out

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.backends import get_backend
+from posting.attempt_watch import watched
 from posting.execution import AttemptReport, PostingResult, build_request
 from posting.models import (
     AccountStatus,
@@ -86,6 +87,8 @@ def settle_report(attempt: Attempt, report: AttemptReport, now: datetime) -> str
 
 def settle_lost_attempt(attempt: Attempt, now: datetime) -> str | None:
     """Recover an attempt whose lease expired (its worker died or hung)."""
+    if not attempt.take_over_expired_lease(now, settings.LEASE_SECONDS):
+        return None  # another sweep recovers it, or its worker came back in time
     failure = Failure(
         error=f"Worker lost: the lease expired at {attempt.lease_expires_at:%Y-%m-%d %H:%M:%S}",
         category=ErrorCategory.INFRASTRUCTURE,
@@ -230,15 +233,30 @@ def resolve_unknown_outcome(
 
 
 def verify_publication(attempt: Attempt) -> bool | None:
-    """True posted, False not posted, None cannot tell (no verification, or it failed)."""
+    """True posted, False not posted, None cannot tell (no verification, or it failed).
+
+    The phone is in use for the attempt while it is asked: the lease is kept alive (and the
+    session torn down if it cannot be), so the sweep never starts a second session beside it.
+    """
     backend = get_backend(attempt.device)
+    verdict = watch = None
     try:
-        return backend.was_published(build_request(attempt.job, attempt))
+        with watched(backend, attempt, timeout=settings.JOB_TIMEOUT) as watch:
+            verdict = backend.was_published(build_request(attempt.job, attempt))
     except Exception as exc:
         logger.warning("Verifying job %s failed: %s", attempt.job.job_id, describe_exception(exc))
-        return None
     finally:
+        _close_backend(backend)
+    if watch is None or watch.lease_lost or watch.timed_out:
+        return None  # the answer came from a session that no longer owned the phone
+    return verdict
+
+
+def _close_backend(backend) -> None:
+    try:
         backend.close()
+    except Exception as exc:
+        logger.warning("Closing the backend after verification failed: %s", exc)
 
 
 def finish_passes(now: datetime) -> list[int]:

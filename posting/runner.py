@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from devices.models import Device
@@ -68,13 +69,28 @@ class DeviceRunner:
         summary.started = True
         try:
             summary.stopped_because = self._loop(summary)
-        finally:
-            self.device.release_runner_lease(self.token)
-        # A wake-up that arrived while we held the lease was dropped: look once more.
-        due = next_due_at(self.device, timezone.now())
-        if due is not None and (due - timezone.now()).total_seconds() <= self.idle_wait:
-            wake_device(self.device)
+        except Exception as exc:
+            # Fail safe: stop taking work (the sweep wakes the device again), never crash the
+            # worker or go on after a query whose answer is unknown.
+            log = logger.warning if isinstance(exc, DatabaseError) else logger.exception
+            log("Runner of %s stopped by an error: %s", self.device.name, exc)
+            summary.stopped_because = f"error: {exc}"
+            close_old_connections()
+        self._hand_over()
         return summary
+
+    def _hand_over(self) -> None:
+        """Release the device lease and look once more for work due soon."""
+        try:
+            self.device.release_runner_lease(self.token)
+            # A wake-up that arrived while we held the lease was dropped: look once more.
+            due = next_due_at(self.device, timezone.now())
+            if due is not None and (due - timezone.now()).total_seconds() <= self.idle_wait:
+                wake_device(self.device)
+        except Exception as exc:
+            # The lease then simply expires; the sweep wakes the device.
+            logger.warning("Runner of %s could not hand over: %s", self.device.name, exc)
+            close_old_connections()
 
     def _loop(self, summary: RunSummary) -> str:
         deadline = time.monotonic() + self.budget

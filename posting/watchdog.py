@@ -36,7 +36,7 @@ def run_watchdog(host: str, *, now: datetime) -> list[str]:
 def stalled_work(host: str, now: datetime) -> str:
     """A description of the stall on `host`, or '' when work is moving (or there is none)."""
     devices = list(Device.objects.filter(host=host).available(now))
-    waiting = [d.name for d in devices if (due := next_due_at(d, now)) is not None and due <= now]
+    waiting = [d.name for d in devices if _has_due_work(d, now)]
     if not waiting:
         return ""
     if Attempt.objects.running().filter(device__host=host).exists():
@@ -52,6 +52,15 @@ def stalled_work(host: str, now: datetime) -> str:
         f"eligible work on {len(waiting)} devices of host {host!r} ({', '.join(waiting[:5])}) "
         f"but nothing claimed for over {settings.WATCHDOG_STALL_SECONDS:g} s"
     )
+
+
+def _has_due_work(device: Device, now: datetime) -> bool:
+    try:
+        due = next_due_at(device, now)
+    except Exception:  # one bad row must not blind the watchdog to the others
+        logger.exception("Watchdog: could not read the work due on %s", device.name)
+        return False
+    return due is not None and due <= now
 
 
 def _set_alert(host: str, alert: str, now: datetime, raised: list[str]) -> None:

@@ -9,6 +9,7 @@ from django_q.models import OrmQ
 from devices.models import PublishRecord
 from posting.models import AttemptOutcome, JobStatus
 from posting.sweep import sweep
+from posting.tasks import probe_device_task
 from tests.factories import claim, make_account, make_device, make_job, refreshed
 
 pytestmark = pytest.mark.django_db
@@ -73,13 +74,27 @@ def test_the_sweep_of_one_host_leaves_other_hosts_alone(clock):
     assert sweep("b").recovered == 1
 
 
-def test_a_quarantined_device_that_passes_its_probe_is_released(clock, settings):
+def run_queued_probes() -> list[str]:
+    """Run the probe tasks the sweep asked for, as the host's cluster would."""
+    results = []
+    for row in OrmQ.objects.order_by("id"):
+        if row.task["func"] == "posting.tasks.probe_device_task":
+            results.append(probe_device_task(*row.task["args"]))
+            row.delete()
+    return results
+
+
+def test_the_sweep_asks_for_a_probe_as_a_task_instead_of_probing_inline(clock, settings):
     device = make_device()
     device.quarantine(timezone.now(), "three timeouts")
     sweep()
-    assert refreshed(device).health == "quarantined"  # too soon to probe
+    assert run_queued_probes() == []  # too soon to probe
     clock.shift(timedelta(seconds=settings.QUARANTINE_PROBE_SECONDS + 1))
-    sweep()
+    report = sweep()
+    assert report.probes == 1
+    assert refreshed(device).health == "quarantined"  # nothing probed in the sweep itself
+    assert sweep().probes == 0  # asked once, not on every heartbeat
+    assert run_queued_probes() == [f"{device.name}: healthy"]
     assert refreshed(device).health == "online"
 
 
@@ -88,7 +103,42 @@ def test_a_quarantined_device_that_fails_its_probe_stays_quarantined(clock, sett
     device.quarantine(timezone.now(), "three timeouts")
     clock.shift(timedelta(seconds=settings.QUARANTINE_PROBE_SECONDS + 1))
     sweep()
+    run_queued_probes()
     assert refreshed(device).health == "quarantined"
+
+
+def test_one_failing_recovery_does_not_stop_the_others(clock, monkeypatch):
+    from posting import outcomes
+
+    jobs = [make_job(account=make_account(device=make_device())) for _ in range(3)]
+    for job in jobs:
+        claim(job, job.account.device)
+    clock.shift(timedelta(minutes=2))
+    real = outcomes.record_failure
+    broken = jobs[0].pk
+
+    def record_failure(attempt, *args, **kwargs):
+        if attempt.job_id == broken:
+            raise outcomes.FencedWriteRefused("job is not held by this attempt")
+        return real(attempt, *args, **kwargs)
+
+    monkeypatch.setattr(outcomes, "record_failure", record_failure)
+    report = sweep()
+    assert report.recovered == 2
+    assert [refreshed(j).status for j in jobs[1:]] == [JobStatus.PENDING, JobStatus.PENDING]
+
+
+def test_a_failing_step_does_not_stop_the_rest_of_the_sweep(monkeypatch):
+    from posting import sweep as sweep_module
+
+    def broken(*args):
+        raise RuntimeError("year 10000 is out of range")
+
+    monkeypatch.setattr(sweep_module, "recover_lost_attempts", broken)
+    device = make_device()
+    make_job(account=make_account(device=device))
+    report = sweep()
+    assert (report.woken, report.failures) == (1, 1)
 
 
 def test_a_pass_whose_jobs_all_ended_is_finished_and_announced_once(caplog):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 
 from devices.backends.base import (
@@ -63,7 +64,7 @@ def validate_capabilities(caps: object) -> list[str]:
     if not isinstance(caps, dict):
         return ["capabilities must be a JSON object"]
     problems = []
-    known = {"latency_ms", "failure_rates", "script", "seed", "verifiable", "probe"}
+    known = {"latency_ms", "failure_rates", "script", "seed", "verifiable", "probe", "session_log"}
     problems += [f"unknown key {key!r}" for key in caps if key not in known]
     latency = caps.get("latency_ms", 0)
     if not _is_latency(latency):
@@ -109,6 +110,23 @@ class SimulatorBackend(DeviceBackend):
         super().__init__(device)
         self.caps = device.capabilities or {}
         self._closed = threading.Event()
+        self._session_open = False
+        self._session_lock = threading.Lock()
+
+    def _open_session(self) -> None:
+        """A phone session starts with the first command, as an Appium session would."""
+        with self._session_lock:
+            if not self._session_open:
+                self._session_open = True
+                self._log_session("open")
+
+    def _log_session(self, event: str) -> None:
+        # `session_log`: a file where every session's start and end are appended, so tests
+        # can prove that no two sessions on one phone overlap, across processes.
+        path = self.caps.get("session_log")
+        if path:
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(f"{time.time():.6f} {event} {self.device.name} {os.getpid()}\n")
 
     def choose_outcome(self, request: PostRequest) -> str:
         script = self.caps.get("script", {}).get(request.job_id)
@@ -123,6 +141,7 @@ class SimulatorBackend(DeviceBackend):
         return "success"
 
     def post(self, request: PostRequest, hooks: AttemptHooks) -> bool:
+        self._open_session()
         outcome = self.choose_outcome(request)
         hooks.log(f"simulator: outcome {outcome}")
         self._wait(self._latency_seconds(request))
@@ -146,6 +165,7 @@ class SimulatorBackend(DeviceBackend):
         return True
 
     def was_published(self, request: PostRequest) -> bool | None:
+        self._open_session()
         if not self.caps.get("verifiable", True):
             return None
         return PublishRecord.objects.filter(job_id=request.job_id).exists()
@@ -157,6 +177,10 @@ class SimulatorBackend(DeviceBackend):
 
     def close(self) -> None:
         self._closed.set()
+        with self._session_lock:
+            if self._session_open:
+                self._session_open = False
+                self._log_session("close")
 
     def _publish(self, request: PostRequest) -> None:
         record = PublishRecord.objects.create(

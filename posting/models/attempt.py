@@ -108,6 +108,16 @@ class Attempt(models.Model):
             == 1
         )
 
+    def take_over_expired_lease(self, now: datetime, seconds: float) -> bool:
+        """The sweep's claim on a lost attempt, so that one sweeper alone recovers (and asks
+        the phone about) it; the row count decides. The token stays: the job carries it."""
+        taken = (
+            Attempt.objects.lease_expired(now)
+            .filter(pk=self.pk, lease_token=self.lease_token)
+            .update(lease_expires_at=now + timedelta(seconds=seconds))
+        )
+        return taken == 1
+
     def mark_checkpoint(self, now: datetime) -> None:
         """Commit "about to publish". Raises LeaseLost or AttemptCancelled instead."""
         from posting.models.job import Job  # sibling module; avoids an import cycle

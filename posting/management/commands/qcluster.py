@@ -12,7 +12,7 @@ import signal
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
@@ -72,14 +72,24 @@ class Command(QClusterCommand):
             time.sleep(min(settings.CLUSTER_HEARTBEAT_SECONDS, settings.SWEEP_SECONDS))
 
     def beat_once(self, name: str, workers: int, *, sweep_now: bool, starting=False) -> bool:
-        """One heartbeat (and sweep); errors are logged so a database blip stops nothing."""
-        try:
-            now = timezone.now()
-            ClusterHeartbeat.beat(name, now, workers=workers, starting=starting)
-            if sweep_now:
-                sweep(name, now=now)
-                run_watchdog(name, now=now)
-        except Exception as exc:  # the loop must outlive a locked or restarting database
-            self.stderr.write(f"cluster {name}: heartbeat failed: {exc}")
-            return False
-        return True
+        """One heartbeat (and sweep, watchdog), each on its own: a database blip or one bad
+        row stops none of them, and the loop goes on."""
+        now = timezone.now()
+        steps = [
+            (
+                "heartbeat",
+                lambda: ClusterHeartbeat.beat(name, now, workers=workers, starting=starting),
+            )
+        ]
+        if sweep_now:
+            steps += [("sweep", lambda: sweep(name, now=now))]
+            steps += [("watchdog", lambda: run_watchdog(name, now=now))]
+        ok = True
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:  # the loop must outlive a locked or restarting database
+                self.stderr.write(f"cluster {name}: {what} failed: {exc}")
+                close_old_connections()
+                ok = False
+        return ok
