@@ -10,7 +10,15 @@ from django.db.models import Exists, F, Min, Q
 from django.utils import timezone
 
 from devices.models import Device
-from posting.models import Account, AccountStatus, Attempt, FleetControl, Job, JobStatus
+from posting.models import (
+    Account,
+    AccountStatus,
+    Attempt,
+    FleetControl,
+    InvalidTransition,
+    Job,
+    JobStatus,
+)
 
 
 def device_may_start(device: Device, now: datetime) -> bool:
@@ -77,7 +85,17 @@ def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
 
 
 def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
-    """Claim this pending job on the device (None if someone else got it first)."""
+    """Claim this pending job on the device (None if someone else got it first).
+
+    Raises InvalidTransition for a device that is not the account's: an account posts only
+    from the phone it is logged in on, and a failure must not count against another phone.
+    """
+    if job.account.device_id != device.pk:
+        bound = job.account.device.name if job.account.device else "no device"
+        raise InvalidTransition(
+            f"job {job.job_id}: device {device.name} is not the device of account "
+            f"{job.account.handle} ({bound})"
+        )
     try:
         with transaction.atomic():
             device.lock_for_update()

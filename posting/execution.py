@@ -7,6 +7,7 @@ rule, the log, whether the publishing checkpoint was passed and whether the dead
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback as tb
 from collections.abc import Callable
@@ -80,7 +81,13 @@ class AttemptHooks:
             raise ValueError(f"unknown evidence kind {kind!r}")
         owner = f"attempt-{self.attempt.pk}" if self.attempt else "detached"
         name = f"evidence/{owner}/{kind}-{self.clock():%Y%m%dT%H%M%S%f}.{extension}"
-        self.evidence[kind] = default_storage.save(name, ContentFile(content))
+        try:
+            self.evidence[kind] = default_storage.save(name, ContentFile(content))
+        except Exception:
+            # A full or failing disk leaves a truncated file behind: remove it, then report.
+            with contextlib.suppress(Exception):
+                default_storage.delete(name)
+            raise
         self.log(f"saved {kind} ({len(content)} bytes)")
 
     def checkpoint(self) -> None:

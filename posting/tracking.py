@@ -75,13 +75,18 @@ def _failure(error: str, category: str, error_type: str) -> Failure:
 
 
 def _resolve_device(device: Device | str | int | None, job: Job) -> Device:
+    """The device named, or the account's phone for a legacy worker index.
+
+    The legacy tracker's worker_id was a worker index, not a device: a number that is not the
+    account's own device's key is read as such an index, never as another device's key.
+    """
     if isinstance(device, Device):
         return device
     if isinstance(device, str) and not device.isdigit():
-        return Device.objects.get(name=device)
-    if device is not None and Device.objects.filter(pk=int(device)).exists():
-        return Device.objects.get(pk=int(device))
-    # The legacy worker_id was a worker index, not a device: use the account's phone.
+        found = Device.objects.filter(name=device).first()
+        if found is None:
+            raise InvalidTransition(f"job {job.job_id}: no device named {device!r}")
+        return found
     if job.account.device is not None:
         return job.account.device
     raise InvalidTransition(f"job {job.job_id}: no device given and its account has none")

@@ -15,7 +15,11 @@ from posting.dashboard import dashboard_data
 from posting.models import Attempt, FleetControl
 from posting.wakeups import wake_devices
 
-EVIDENCE_TYPES = {"screenshot": "image/png", "page_source": "text/xml; charset=utf-8"}
+# Evidence comes from the phone (or a compromised phone or Appium server): a page source may be
+# XHTML with script. It is served as plain text, never sniffed, in a sandbox with no scripts,
+# so no browser runs it on the console's origin.
+EVIDENCE_TYPES = {"screenshot": "image/png", "page_source": "text/plain; charset=utf-8"}
+EVIDENCE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
 @permission_required("posting.view_attempt", raise_exception=True)
@@ -27,10 +31,20 @@ def attempt_evidence(request, pk: int, kind: str) -> FileResponse:
     name = getattr(attempt, kind).name
     if not name or not default_storage.exists(name):
         raise Http404("this attempt kept no such file")
-    return FileResponse(default_storage.open(name), content_type=EVIDENCE_TYPES[kind])
+    response = FileResponse(
+        default_storage.open(name),
+        content_type=EVIDENCE_TYPES[kind],
+        as_attachment=request.GET.get("download") == "1",
+        filename=f"attempt-{attempt.pk}-{kind}.{'png' if kind == 'screenshot' else 'xml'}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = EVIDENCE_CSP
+    return response
 
 
+# Job ids, errors and devices are for people who may see jobs (Operators and Viewers).
 @login_required
+@permission_required("posting.view_job", raise_exception=True)
 def dashboard(request) -> TemplateResponse:
     """The run at a glance; refreshes itself from `dashboard_json`."""
     context = {
@@ -43,6 +57,7 @@ def dashboard(request) -> TemplateResponse:
 
 
 @login_required
+@permission_required("posting.view_job", raise_exception=True)
 def dashboard_json(request) -> JsonResponse:
     return JsonResponse(dashboard_data(timezone.now()))
 

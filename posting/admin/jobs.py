@@ -8,10 +8,12 @@ from django.utils import timezone
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import page_source_link, screenshot_thumbnail, status_badge
 from posting.admin.filters import AccountStatusFilter, WaitingFilter
+from posting.admin.forms import JobForm
 from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
 from posting.models import Attempt, ErrorCategory, Job, JobStatus, Pass
 from posting.models.choices import EDITABLE_JOB_STATUSES
+from posting.models.job import InvalidPostUrl
 from posting.operator_actions import requeue_failures, retry_now, review_not_posted
 
 CONTENT_FIELDS = ["caption", "video_path", "scheduled_at"]
@@ -66,6 +68,7 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(GuardedActionsAdmin):
+    form = JobForm
     list_display = [
         "job_id",
         "account",
@@ -224,8 +227,14 @@ class JobAdmin(GuardedActionsAdmin):
             return self._confirm(
                 request, "review_posted.html", {"title": "Mark as posted", "jobs": jobs}
             )
-        urls = {job.pk: request.POST.get(f"post_url_{job.pk}", "").strip() for job in jobs}
-        done = queryset.mark_posted(user=request.user, now=timezone.now(), post_urls=urls)
+        urls = {job.pk: request.POST.get(f"post_url_{job.pk}", "") for job in jobs}
+        try:
+            done = queryset.mark_posted(user=request.user, now=timezone.now(), post_urls=urls)
+        except InvalidPostUrl as exc:
+            self.message_user(request, f"{exc}; nothing was marked.", messages.ERROR)
+            return self._confirm(
+                request, "review_posted.html", {"title": "Mark as posted", "jobs": jobs}
+            )
         self.message_user(request, f"{done} jobs marked as posted by {request.user}.")
         return None
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Count, Max, Q
 
+from posting.input_rules import InvalidValue, checked_post_url
 from posting.models.choices import (
     CANCELLABLE_JOB_STATUSES,
     ErrorCategory,
@@ -16,6 +17,10 @@ from posting.models.choices import (
 
 def default_max_attempts() -> int:
     return settings.DEFAULT_MAX_ATTEMPTS
+
+
+class InvalidPostUrl(ValueError):
+    """A reviewer's post URL that is not a plain http(s) address within the column."""
 
 
 class InvalidTransition(Exception):
@@ -97,8 +102,15 @@ class JobQuerySet(models.QuerySet):
             "error_category": ErrorCategory.NONE,
             "error_type": ErrorType.NONE,
         }
+        with_url = {}
+        for pk, url in (post_urls or {}).items():
+            try:
+                with_url[pk] = checked_post_url(url, Job._meta.get_field("post_url").max_length)
+            except InvalidValue as exc:
+                job_id = Job.objects.filter(pk=pk).values_list("job_id", flat=True).first()
+                raise InvalidPostUrl(f"post URL of job {job_id}: {exc}") from None
+        with_url = {pk: url for pk, url in with_url.items() if url}
         with transaction.atomic():
-            with_url = {pk: url for pk, url in (post_urls or {}).items() if url}
             done = sum(
                 reviewed.filter(pk=pk).update(post_url=url, **fields)
                 for pk, url in with_url.items()

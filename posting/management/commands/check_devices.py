@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from devices.models import Device, probe_device
@@ -20,6 +20,9 @@ class Command(BaseCommand):
         devices = (
             Device.objects.filter(name__in=names) if names else Device.objects.filter(enabled=True)
         )
+        unknown = sorted(set(names) - set(devices.values_list("name", flat=True)))
+        if unknown:
+            raise CommandError(f"no device named {', '.join(map(repr, unknown))}")
         if host:
             devices = devices.filter(host=host)
         devices = list(devices.order_by("name"))
@@ -44,5 +47,10 @@ class Command(BaseCommand):
             cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
             self.stdout.write("  ".join([*cells, row[5]]))
         healthy = sum(1 for _, ok, _ in outcomes if ok)
-        style = self.style.SUCCESS if healthy == len(outcomes) else self.style.WARNING
-        self.stdout.write(style(f"{healthy} of {len(outcomes)} devices healthy"))
+        summary = f"{healthy} of {len(outcomes)} devices healthy"
+        if not outcomes:
+            raise CommandError("no devices to check" + (f" on host {host!r}" if host else ""))
+        if healthy < len(outcomes):
+            # A non-zero exit, so monitoring and scripts notice a sick phone.
+            raise CommandError(summary)
+        self.stdout.write(self.style.SUCCESS(summary))
