@@ -57,12 +57,12 @@ def _failed_jobs(size: int, start: int = 0) -> None:
 
 
 def requeue(size: int) -> str:
-    from posting.requeue import requeue_failures
+    from posting.lifecycle import requeue_as_new_pass
 
     _failed_jobs(size)
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        new_pass, counts = requeue_failures(
+        new_pass, counts = requeue_as_new_pass(
             Job.objects.filter(error_category="infrastructure"), now=timezone.now()
         )
         seconds = time.perf_counter() - started

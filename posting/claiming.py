@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Min, Q
+from django.db.models import Exists, Min, Q
 from django.utils import timezone
 
 from devices.models import Device
+from posting import lifecycle
 from posting.models import (
     Account,
     AccountStatus,
@@ -108,16 +109,7 @@ def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") 
 def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
     """The conditional UPDATE and the attempt, in the caller's transaction. `job` was read in
     that transaction, so its attempt count is the one the update increments."""
-    won = Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
-        status=JobStatus.RUNNING,
-        lease_token=token,
-        device=device,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        cancel_requested=False,
-        updated_at=now,
-    )
-    if won != 1:
+    if not lifecycle.claim(job, device, token, now):
         return None
     job.status, job.lease_token, job.device, job.claimed_at = JobStatus.RUNNING, token, device, now
     job.attempts += 1

@@ -33,7 +33,8 @@ from posting.csv_reading import (
 from posting.csv_rows import Row, RowParser
 from posting.host_tasks import missing_files
 from posting.input_rules import video_root
-from posting.models import Account, Job, JobStatus, Pass
+from posting.lifecycle import open_pass_entries
+from posting.models import Account, EntryReason, Job, JobStatus, Pass
 from posting.wakeups import wake_devices
 
 __all__ = ["ImportRefused", "ImportSummary", "Problem", "import_jobs", "insert_jobs"]
@@ -227,6 +228,9 @@ class JobImporter:
         new_jobs = [self._new_job_values(row, accounts[row.account]) for row in new_rows]
         self._ensure_pass_numbers({j["pass_number"] for j in new_jobs})
         insert_jobs(new_jobs)
+        if new_jobs:
+            added = Job.objects.filter(job_id__in=[j["job_id"] for j in new_jobs])
+            open_pass_entries(added, EntryReason.IMPORT, timezone.now())
         for job in changed:
             job.updated_at = timezone.now()
         Job.objects.bulk_update(changed, CONTENT_FIELDS + ["updated_at"], batch_size=500)

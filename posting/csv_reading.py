@@ -134,7 +134,11 @@ class StrictCsvReader:
                 f"a field of the record starting here is longer than {csv.field_size_limit()} "
                 "characters (a quote that is never closed?)",
             )
-        return Problem(self._reader.line_num, "", f"not well-formed CSV: {message}")
+        # A stray quote can pair with one on a later line, so the parser may stop lines after
+        # the broken field: name the record's first line, and where the parser stopped.
+        stopped = self._reader.line_num
+        where = f" (reading stopped on line {stopped})" if stopped != start else ""
+        return Problem(start, "", f"not well-formed CSV: {message}{where}")
 
     def _column_name(self, index: int | None) -> str:
         if index is None:

@@ -11,30 +11,31 @@ from django.urls import reverse
 from devices.models import Device
 from posting.fleet_state import cluster_alive, with_live_state
 from posting.models import (
-    AccountStatus,
     Attempt,
     AttemptOutcome,
     ClusterHeartbeat,
+    ErrorCategory,
     FleetControl,
     Job,
     JobStatus,
     Pass,
 )
+from posting.pass_report import pass_reports
 
 RECENT_PASSES = 5
 THROUGHPUT_HOURS = 12
-SEGMENTS = [
-    "success",
-    "failed_account",
-    "failed_infrastructure",
-    "failed_content",
-    "failed_unknown",
-    "running",
-    "waiting",
-    "held",
-    "needs_review",
-    "cancelled",
-]
+# The progress bar's segments, failed ones derived from the taxonomy: the JavaScript reads
+# names and labels from the JSON and lists none of its own.
+SEGMENT_LABELS = {
+    "success": "success",
+    **{f"failed_{c.value}": f"failed: {c.label.lower()}" for c in ErrorCategory if c.value},
+    "running": "running",
+    "waiting": "waiting",
+    "held": "held (account)",
+    "needs_review": "needs review",
+    "cancelled": "cancelled",
+}
+SEGMENTS = list(SEGMENT_LABELS)
 
 
 def dashboard_data(now: datetime) -> dict:
@@ -44,6 +45,7 @@ def dashboard_data(now: datetime) -> dict:
         "now": now.isoformat(),
         "paused": FleetControl.is_paused(),
         "passes": passes,
+        "segment_labels": SEGMENT_LABELS,
         "current_pass": current["number"] if current else None,
         "eta_minutes": eta_minutes(current, now) if current else None,
         "failures": failure_breakdown(current["number"]) if current else [],
@@ -58,38 +60,45 @@ def dashboard_data(now: datetime) -> dict:
 
 
 def pass_progress() -> list[dict]:
-    """Per pass: jobs by segment (success, failed by category, running, waiting, held, ...)."""
+    """Per pass: how its jobs ended there (recorded when it happened), and what the jobs still
+    in it are doing now (running, waiting, held). A requeue never changes an earlier pass."""
     numbers = list(
         Pass.objects.order_by("-number").values_list("number", flat=True)[:RECENT_PASSES]
     )
-    rows = (
-        Job.objects.filter(pass_number__in=numbers)
-        .values("pass_number", "status", "error_category")
-        .annotate(n=Count("id"), held=Count("id", filter=~Q(account__status=AccountStatus.ACTIVE)))
-        .order_by()
-    )
-    progress = {n: dict.fromkeys(SEGMENTS, 0) for n in numbers}
-    for row in rows:
-        segments = progress[row["pass_number"]]
-        status, n = row["status"], row["n"]
-        if status == JobStatus.FAILED:
-            segments[f"failed_{row['error_category'] or 'unknown'}"] += n
-        elif status == JobStatus.PENDING:
-            segments["held"] += row["held"]
-            segments["waiting"] += n - row["held"]
-        else:
-            segments[status] += n
-    return [
-        {"number": n, "total": sum(s.values()), "segments": s, "link": _jobs_link(pass_number=n)}
-        for n, s in sorted(progress.items())
-    ]
+    reports = pass_reports(numbers)
+    result = []
+    for number in sorted(numbers):
+        report = reports[number]
+        by_status = report["by_status"]
+        segments = dict.fromkeys(SEGMENTS, 0)
+        for category, n in report["failed_by_category"].items():
+            segments[f"failed_{category}"] += n
+        for status in (JobStatus.SUCCESS, JobStatus.NEEDS_REVIEW, JobStatus.CANCELLED):
+            segments[status] = by_status.get(status, 0)
+        segments["running"] = by_status.get(JobStatus.RUNNING, 0)
+        segments["held"] = report["held"]
+        segments["waiting"] = by_status.get(JobStatus.PENDING, 0) - report["held"]
+        result.append(
+            {
+                "number": number,
+                "total": report["entered"],
+                "segments": segments,
+                "figures": report,
+                "link": _jobs_link(pass_number=number),
+            }
+        )
+    return result
 
 
 def failure_breakdown(pass_number: int) -> list[dict]:
+    """Failed attempts of the pass by category and type, those of jobs waiting for their
+    retry included: an operator sees a failing type before its jobs run out of attempts."""
     rows = (
-        Job.objects.filter(pass_number=pass_number, status=JobStatus.FAILED)
+        Attempt.objects.filter(
+            pass_number=pass_number, outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST]
+        )
         .values("error_category", "error_type")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id"), jobs=Count("job", distinct=True))
         .order_by("-n")
     )
     return [
@@ -97,9 +106,9 @@ def failure_breakdown(pass_number: int) -> list[dict]:
             "category": r["error_category"] or "unknown",
             "type": r["error_type"] or "(unrecognised)",
             "count": r["n"],
+            "jobs": r["jobs"],
             "link": _jobs_link(
                 pass_number=pass_number,
-                status=JobStatus.FAILED,
                 error_category=r["error_category"],
                 error_type=r["error_type"],
             ),

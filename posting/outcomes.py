@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.backends import get_backend
+from posting import lifecycle
 from posting.attempt_watch import watched
 from posting.execution import AttemptReport, PostingResult, build_request
 from posting.models import (
@@ -35,10 +36,6 @@ from retries.policy import decide_retry
 from retries.taxonomy import DEVICE_HEALTH_EXEMPT_TYPES
 
 logger = logging.getLogger("posting.outcomes")
-
-
-class FencedWriteRefused(Exception):
-    """The job no longer carries the attempt's lease token; the transaction is rolled back."""
 
 
 @dataclass(frozen=True)
@@ -299,13 +296,9 @@ def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:
     )
 
 
-def _update_job(attempt: Attempt, **fields) -> None:
+def _update_job(attempt: Attempt, *, status: str, **fields) -> None:
     fields.setdefault("updated_at", fields.get("completed_at") or attempt.finished_at)
-    updated = Job.objects.filter(pk=attempt.job_id, lease_token=attempt.lease_token).update(
-        lease_token=None, **fields
-    )
-    if updated != 1:
-        raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
+    lifecycle.end_run(attempt, status, attempt.finished_at, **fields)
 
 
 def _count_toward_device(device, failure: Failure, now: datetime) -> bool:

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from devices.models import Device
 from posting.claiming import open_attempt
-from posting.models import Account, Attempt, Job, JobStatus, Pass
+from posting.lifecycle import open_pass_entries
+from posting.models import Account, Attempt, EntryReason, Job, JobStatus, Pass
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 _serial = count(1)
@@ -29,7 +30,9 @@ def make_job(job_id: str | None = None, account: Account | None = None, **fields
     fields.setdefault("caption", "a caption")
     if not Pass.objects.filter(number=fields.get("pass_number", 1)).exists():
         Pass.objects.create(number=fields.get("pass_number", 1), started_at=NOW)
-    return Job.objects.create(job_id=job_id or f"J{next(_serial)}", account=account, **fields)
+    job = Job.objects.create(job_id=job_id or f"J{next(_serial)}", account=account, **fields)
+    open_pass_entries(Job.objects.filter(pk=job.pk), EntryReason.IMPORT, timezone.now())
+    return job
 
 
 def make_failed_job(

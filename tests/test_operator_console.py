@@ -228,7 +228,10 @@ def test_releasing_an_account_from_the_admin_wakes_its_device(client, operator, 
 
 
 def test_the_dashboard_shows_the_numbers_the_database_holds(client, operator, account):
-    failed("A", account)
+    from posting.tracking import update_job_status
+
+    make_job("A", account=account, max_attempts=1)
+    update_job_status("A", "failed", account.device, error="adb: timeout", error_type="adb_timeout")
     make_job("B", account=account)
     data = client.get("/dashboard/data.json").json()
     assert data["passes"][0]["segments"]["failed_infrastructure"] == 1

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from devices.models import PublishRecord
+from posting import lifecycle
 from posting.models import AttemptOutcome, JobStatus
 from posting.sweep import sweep
 from posting.tasks import probe_device_task
@@ -108,7 +109,7 @@ def test_a_quarantined_device_that_fails_its_probe_stays_quarantined(clock, sett
 
 
 def test_one_failing_recovery_does_not_stop_the_others(clock, monkeypatch):
-    from posting import outcomes
+    from posting import lifecycle, outcomes
 
     jobs = [make_job(account=make_account(device=make_device())) for _ in range(3)]
     for job in jobs:
@@ -119,7 +120,7 @@ def test_one_failing_recovery_does_not_stop_the_others(clock, monkeypatch):
 
     def record_failure(attempt, *args, **kwargs):
         if attempt.job_id == broken:
-            raise outcomes.FencedWriteRefused("job is not held by this attempt")
+            raise lifecycle.FencedWriteRefused("job is not held by this attempt")
         return real(attempt, *args, **kwargs)
 
     monkeypatch.setattr(outcomes, "record_failure", record_failure)
@@ -148,7 +149,7 @@ def test_a_pass_whose_jobs_all_ended_is_finished_and_announced_once(caplog):
     job = make_job(account=make_account(device=device))
     sweep()
     assert Pass.objects.get(number=1).finished_at is None  # a job still waits
-    job.cancel()
+    lifecycle.cancel_job(job, timezone.now())
     with caplog.at_level("WARNING", logger="posting.notifications"):
         sweep()
         sweep()

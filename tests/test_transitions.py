@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from posting import lifecycle
 from posting.models import AccountStatus, AttemptOutcome, InvalidTransition, JobStatus
 from posting.tracking import update_job_status
 from tests.factories import claim, make_account, make_device, make_job
@@ -14,9 +15,9 @@ def test_a_running_job_cannot_be_cancelled_directly_only_asked_to_stop():
     job = make_job(account=make_account(device=make_device()))
     claim(job)
     job.refresh_from_db()
-    with pytest.raises(InvalidTransition, match="cannot be cancelled"):
-        job.cancel()
-    assert job.request_cancel()
+    with pytest.raises(InvalidTransition, match="is running: cancel needs"):
+        lifecycle.cancel_job(job, timezone.now())
+    assert lifecycle.request_cancel(job)
 
 
 def test_a_finished_job_gets_no_further_outcome():

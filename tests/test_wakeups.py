@@ -7,8 +7,8 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from posting.csv_import import import_jobs
+from posting.lifecycle import requeue_as_new_pass
 from posting.models import AccountStatus, JobStatus
-from posting.requeue import requeue_failures
 from posting.wakeups import wake_device, wake_devices
 from tests.factories import make_account, make_device, make_job
 
@@ -68,7 +68,7 @@ def test_requeue_wakes_the_devices_of_the_moved_jobs(django_capture_on_commit_ca
     from posting.models import Job
 
     with django_capture_on_commit_callbacks(execute=True):
-        requeue_failures(Job.objects.all(), now=timezone.now())
+        requeue_as_new_pass(Job.objects.all(), now=timezone.now())
     assert queued() == [("local", (device.pk,))]
 
 

@@ -5,16 +5,16 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from posting import lifecycle
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import page_source_link, screenshot_thumbnail, status_badge
 from posting.admin.filters import AccountStatusFilter, WaitingFilter
 from posting.admin.forms import JobForm
 from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
-from posting.models import Attempt, ErrorCategory, Job, JobStatus, Pass
+from posting.lifecycle import InvalidPostUrl
+from posting.models import Attempt, EntryReason, ErrorCategory, Job, JobStatus, Pass
 from posting.models.choices import EDITABLE_JOB_STATUSES
-from posting.models.job import InvalidPostUrl
-from posting.operator_actions import requeue_failures, retry_now, review_not_posted
 
 CONTENT_FIELDS = ["caption", "video_path", "scheduled_at"]
 STATE_FIELDS = [
@@ -129,6 +129,9 @@ class JobAdmin(GuardedActionsAdmin):
         if not change:
             obj.pass_number = Pass.latest_number() or 1
             super().save_model(request, obj, form, change)
+            lifecycle.open_pass_entries(
+                Job.objects.filter(pk=obj.pk), EntryReason.ADDED, timezone.now()
+            )
             return
         # Only the content fields, and only while the job still waits: a worker may have
         # claimed it since the form was opened.
@@ -188,7 +191,7 @@ class JobAdmin(GuardedActionsAdmin):
                     "next_pass": Pass.latest_number() + 1,
                 },
             )
-        new_pass, moved = requeue_failures(
+        new_pass, moved = lifecycle.requeue_as_new_pass(
             jobs,
             now=timezone.now(),
             started_by=request.user,
@@ -205,12 +208,12 @@ class JobAdmin(GuardedActionsAdmin):
 
     @admin.action(description="Retry now (waiting retries become due)", permissions=["requeue"])
     def retry_now(self, request, queryset):
-        moved = retry_now(queryset, now=timezone.now())
+        moved = lifecycle.retry_now(queryset, timezone.now())
         self.message_user(request, f"{moved} waiting retries are due now.")
 
     @admin.action(description="Cancel", permissions=["cancel"])
     def cancel(self, request, queryset):
-        cancelled, stopping = queryset.cancel(timezone.now())
+        cancelled, stopping = lifecycle.cancel(queryset, timezone.now())
         self.message_user(
             request,
             f"Cancelled {cancelled} jobs; {stopping} running jobs stop at their next step "
@@ -229,7 +232,9 @@ class JobAdmin(GuardedActionsAdmin):
             )
         urls = {job.pk: request.POST.get(f"post_url_{job.pk}", "") for job in jobs}
         try:
-            done = queryset.mark_posted(user=request.user, now=timezone.now(), post_urls=urls)
+            done = lifecycle.review_posted(
+                queryset, user=request.user, now=timezone.now(), post_urls=urls
+            )
         except InvalidPostUrl as exc:
             self.message_user(request, f"{exc}; nothing was marked.", messages.ERROR)
             return self._confirm(
@@ -240,7 +245,9 @@ class JobAdmin(GuardedActionsAdmin):
 
     @admin.action(description="Review: it was not posted (new pass)", permissions=["review"])
     def mark_not_posted(self, request, queryset):
-        new_pass, count = review_not_posted(queryset, user=request.user, now=timezone.now())
+        new_pass, count = lifecycle.review_not_posted(
+            queryset, user=request.user, now=timezone.now()
+        )
         if new_pass is None:
             self.message_user(request, "Only needs_review jobs can be reviewed.", messages.WARNING)
             return

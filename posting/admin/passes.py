@@ -4,48 +4,84 @@ from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from posting.models import ClusterHeartbeat, Job, JobStatus, Pass
+from posting.models import ClusterHeartbeat, JobStatus, Pass, PassEntry
 
 
-def _count_in_pass(status: str) -> Coalesce:
-    jobs = (
-        Job.objects.filter(pass_number=OuterRef("number"), status=status)
+def _entries_of_pass(**conditions) -> Coalesce:
+    """How many of the pass's recorded entries match, as one subquery (no per-row query)."""
+    entries = (
+        PassEntry.objects.filter(pass_number=OuterRef("number"), **conditions)
         .order_by()
         .values("pass_number")
         .annotate(n=Count("id"))
         .values("n")
     )
-    return Coalesce(Subquery(jobs, output_field=IntegerField()), 0)
+    return Coalesce(Subquery(entries, output_field=IntegerField()), 0)
+
+
+def describe_filter(description: dict) -> str:
+    """A pass's filter in plain words: where it was started and which jobs it took."""
+    if not description:
+        return "first import"
+    source = description.get("source", "")
+    words = {
+        "admin": "from the admin",
+        "requeue_failures": "manage.py requeue_failures",
+        "review: not posted": "reviewed as not posted",
+    }.get(source, source)
+    parts = [words] if words else []
+    for key, label in (("error_category", "category"), ("error_type", "type"), ("what", "")):
+        if description.get(key):
+            parts.append(f"{label} {description[key]}".strip())
+    if description.get("admin_filters"):
+        parts.append(f"list filter {description['admin_filters']}")
+    return ", ".join(parts)
 
 
 @admin.register(Pass)
 class PassAdmin(admin.ModelAdmin):
+    """A pass's figures are history (recorded as it ran): a later requeue never changes them."""
+
     list_display = [
         "number",
         "started_at",
         "started_by",
-        "job_count",
+        "filter_in_words",
+        "entered",
         "succeeded",
         "failed",
-        "waiting",
         "needs_review",
-        "filter",
+        "cancelled",
+        "still_in_pass",
+        "moved_on",
         "finished_at",
     ]
     list_select_related = ["started_by"]
     readonly_fields = ["number", "started_at", "started_by", "filter", "job_count", "finished_at"]
+    show_full_result_count = False
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
             .annotate(
-                n_success=_count_in_pass(JobStatus.SUCCESS),
-                n_failed=_count_in_pass(JobStatus.FAILED),
-                n_pending=_count_in_pass(JobStatus.PENDING),
-                n_review=_count_in_pass(JobStatus.NEEDS_REVIEW),
+                n_entered=_entries_of_pass(),
+                n_success=_entries_of_pass(outcome=JobStatus.SUCCESS),
+                n_failed=_entries_of_pass(outcome=JobStatus.FAILED),
+                n_review=_entries_of_pass(outcome=JobStatus.NEEDS_REVIEW),
+                n_cancelled=_entries_of_pass(outcome=JobStatus.CANCELLED),
+                n_in_pass=_entries_of_pass(outcome=""),
+                n_moved_on=_entries_of_pass(moved_on=True),
             )
         )
+
+    @admin.display(description="filter")
+    def filter_in_words(self, obj: Pass) -> str:
+        return describe_filter(obj.filter)
+
+    @admin.display(description="jobs entered")
+    def entered(self, obj: Pass) -> int:
+        return obj.n_entered
 
     @admin.display(description="success")
     def succeeded(self, obj: Pass) -> int:
@@ -55,13 +91,21 @@ class PassAdmin(admin.ModelAdmin):
     def failed(self, obj: Pass) -> int:
         return obj.n_failed
 
-    @admin.display(description="waiting")
-    def waiting(self, obj: Pass) -> int:
-        return obj.n_pending
-
     @admin.display(description="needs review")
     def needs_review(self, obj: Pass) -> int:
         return obj.n_review
+
+    @admin.display(description="cancelled")
+    def cancelled(self, obj: Pass) -> int:
+        return obj.n_cancelled
+
+    @admin.display(description="still in the pass")
+    def still_in_pass(self, obj: Pass) -> int:
+        return obj.n_in_pass
+
+    @admin.display(description="moved on")
+    def moved_on(self, obj: Pass) -> int:
+        return obj.n_moved_on
 
     def has_add_permission(self, request) -> bool:
         return False

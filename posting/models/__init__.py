@@ -10,6 +10,7 @@ from posting.models.choices import (
 from posting.models.cluster import ClusterHeartbeat
 from posting.models.control import FleetControl
 from posting.models.job import InvalidTransition, Job, Pass
+from posting.models.pass_history import EntryReason, PassEntry
 
 __all__ = [
     "Account",
@@ -18,6 +19,7 @@ __all__ = [
     "AttemptCancelled",
     "AttemptOutcome",
     "ClusterHeartbeat",
+    "EntryReason",
     "ErrorCategory",
     "ErrorType",
     "FleetControl",
@@ -26,4 +28,5 @@ __all__ = [
     "JobStatus",
     "LeaseLost",
     "Pass",
+    "PassEntry",
 ]

@@ -3,12 +3,10 @@
 from datetime import datetime
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Count, Max, Q
 
-from posting.input_rules import InvalidValue, checked_post_url
 from posting.models.choices import (
-    CANCELLABLE_JOB_STATUSES,
     ErrorCategory,
     ErrorType,
     JobStatus,
@@ -17,10 +15,6 @@ from posting.models.choices import (
 
 def default_max_attempts() -> int:
     return settings.DEFAULT_MAX_ATTEMPTS
-
-
-class InvalidPostUrl(ValueError):
-    """A reviewer's post URL that is not a plain http(s) address within the column."""
 
 
 class InvalidTransition(Exception):
@@ -88,98 +82,6 @@ class JobQuerySet(models.QuerySet):
     def counts_by_type(self) -> dict[str, int]:
         rows = self.values_list("error_type").annotate(n=Count("id")).order_by("error_type")
         return {error_type: n for error_type, n in rows}
-
-    def mark_posted(self, *, user, now: datetime, post_urls: dict[int, str] | None = None) -> int:
-        """Review: these needs_review jobs were posted. They succeed; nothing is published."""
-        reviewed = self.filter(status=JobStatus.NEEDS_REVIEW)
-        fields = {
-            "status": JobStatus.SUCCESS,
-            "reviewed_by": user,
-            "reviewed_at": now,
-            "completed_at": now,
-            "updated_at": now,
-            "error": "",
-            "error_category": ErrorCategory.NONE,
-            "error_type": ErrorType.NONE,
-        }
-        with_url = {}
-        for pk, url in (post_urls or {}).items():
-            try:
-                with_url[pk] = checked_post_url(url, Job._meta.get_field("post_url").max_length)
-            except InvalidValue as exc:
-                job_id = Job.objects.filter(pk=pk).values_list("job_id", flat=True).first()
-                raise InvalidPostUrl(f"post URL of job {job_id}: {exc}") from None
-        with_url = {pk: url for pk, url in with_url.items() if url}
-        with transaction.atomic():
-            done = sum(
-                reviewed.filter(pk=pk).update(post_url=url, **fields)
-                for pk, url in with_url.items()
-            )
-            return done + reviewed.exclude(pk__in=with_url).update(**fields)
-
-    def mark_not_posted(self, *, user, now: datetime) -> tuple[Pass | None, int]:
-        """Review: these needs_review jobs were not posted. They move into one new pass."""
-        with transaction.atomic():
-            ids = list(self.filter(status=JobStatus.NEEDS_REVIEW).values_list("pk", flat=True))
-            Job.objects.filter(pk__in=ids).update(
-                status=JobStatus.FAILED, reviewed_by=user, reviewed_at=now, updated_at=now
-            )
-            new_pass, _ = Job.objects.filter(pk__in=ids).requeue_as_new_pass(
-                now=now,
-                started_by=user,
-                filter_description={"source": "review: not posted", "jobs": len(ids)},
-            )
-        return new_pass, len(ids)
-
-    def retry_now(self, now: datetime) -> int:
-        """Waiting retries become due at once."""
-        return self.filter(status=JobStatus.PENDING, retry_at__gt=now).update(
-            retry_at=now, updated_at=now
-        )
-
-    def cancel(self, now: datetime) -> tuple[int, int]:
-        """Cancel waiting jobs; running ones stop at their next step boundary (before the
-        publishing checkpoint). Returns (cancelled, asked to stop)."""
-        cancelled = self.filter(status__in=CANCELLABLE_JOB_STATUSES).update(
-            status=JobStatus.CANCELLED, retry_at=None, updated_at=now
-        )
-        stopping = self.filter(status=JobStatus.RUNNING).update(cancel_requested=True)
-        return cancelled, stopping
-
-    def requeue_as_new_pass(
-        self, *, now: datetime, started_by=None, filter_description: dict | None = None
-    ) -> tuple[Pass | None, dict[str, int]]:
-        """Move the failed jobs of this queryset into a new pass with a fresh attempt budget.
-
-        Earlier attempts stay. Returns the pass (None when nothing matched) and how many jobs
-        of each type moved. Two bulk statements, whatever the number of jobs.
-        """
-        with transaction.atomic():
-            jobs = self.requeueable()
-            counts = jobs.counts_by_type()
-            if not counts:
-                return None, {}
-            new_pass = Pass.objects.create(
-                number=Pass.latest_number() + 1,
-                started_at=now,
-                started_by=started_by,
-                filter=filter_description or {},
-            )
-            moved = jobs.update(
-                status=JobStatus.PENDING,
-                pass_number=new_pass.number,
-                attempts=0,
-                retry_at=None,
-                claimed_at=None,
-                completed_at=None,
-                error="",
-                error_category=ErrorCategory.NONE,
-                error_type=ErrorType.NONE,
-                updated_at=now,
-            )
-            new_pass.job_count = moved
-            new_pass.save(update_fields=["job_count"])
-        return new_pass, counts
 
 
 class Job(models.Model):
@@ -274,20 +176,3 @@ class Job(models.Model):
         if not self.error_category:
             return ""
         return f"{self.error_category}/{self.error_type or '—'}"
-
-    def cancel(self) -> bool:
-        """Cancel a job that is not running. Running jobs: `request_cancel()`."""
-        if self.status not in CANCELLABLE_JOB_STATUSES:
-            raise InvalidTransition(f"job {self.job_id} is {self.status}; it cannot be cancelled")
-        done = Job.objects.filter(pk=self.pk, status=self.status).update(
-            status=JobStatus.CANCELLED, retry_at=None
-        )
-        self.refresh_from_db(fields=["status", "retry_at"])
-        return done == 1
-
-    def request_cancel(self) -> bool:
-        """Ask a running job to stop at its next step boundary (before the checkpoint)."""
-        return (
-            Job.objects.filter(pk=self.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
-            == 1
-        )

@@ -6,7 +6,10 @@ from posting.progress import progress_counts
 
 
 class Command(BaseCommand):
-    help = "Counts of jobs by pass, status, category and type."
+    help = (
+        "Counts of jobs by pass (as recorded when it happened: a requeue never changes an "
+        "earlier pass), status, category and type."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", dest="as_json")
@@ -18,7 +21,9 @@ class Command(BaseCommand):
             return
         for number, entry in sorted(counts["passes"].items()):
             statuses = ", ".join(f"{s} {n}" for s, n in sorted(entry["by_status"].items()))
-            self.stdout.write(f"Pass {number}: {entry['total']} jobs ({statuses})")
+            jobs = "job" if entry["total"] == 1 else "jobs"
+            moved = f", {entry['moved_on']} moved on" if entry["moved_on"] else ""
+            self.stdout.write(f"Pass {number}: {entry['total']} {jobs} ({statuses}{moved})")
             for key, n in sorted(entry["failures"].items()):
                 self.stdout.write(f"    {key}: {n}")
         totals = ", ".join(f"{s} {n}" for s, n in sorted(counts["by_status"].items()))

@@ -1,8 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from posting.lifecycle import requeue_as_new_pass
 from posting.models import ErrorCategory, ErrorType, Job, Pass
-from posting.requeue import requeue_failures
+
+ANY = "any"
 
 
 class Command(BaseCommand):
@@ -12,20 +14,26 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        categories = [c for c in ErrorCategory.values if c]
-        parser.add_argument("--category", default=ErrorCategory.INFRASTRUCTURE, choices=categories)
+        categories = [c for c in ErrorCategory.values if c] + [ANY]
+        parser.add_argument(
+            "--category",
+            default=ErrorCategory.INFRASTRUCTURE,
+            choices=categories,
+            help="'any' requeues failed jobs of every category (accounts still held are held "
+            "again at once).",
+        )
         parser.add_argument("--type", dest="error_type", choices=[t for t in ErrorType.values if t])
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, category: str, error_type: str | None, dry_run: bool, **options):
-        jobs = Job.objects.filter(error_category=category)
+        jobs = Job.objects.all() if category == ANY else Job.objects.filter(error_category=category)
         if error_type:
             jobs = jobs.filter(error_type=error_type)
         if dry_run:
             counts = jobs.requeueable().counts_by_type()
             self._report(counts, Pass.latest_number() + 1, "would move")
             return
-        new_pass, counts = requeue_failures(
+        new_pass, counts = requeue_as_new_pass(
             jobs, now=timezone.now(), filter_description=_describe(category, error_type)
         )
         if new_pass is None:

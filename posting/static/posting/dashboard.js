@@ -3,11 +3,9 @@
   "use strict";
   const root = document.getElementById("dashboard");
   const REFRESH_MS = 5000;
-  const LABELS = {
-    success: "success", failed_account: "failed: account", failed_infrastructure: "failed: infrastructure",
-    failed_content: "failed: content", failed_unknown: "failed: unknown", running: "running",
-    waiting: "waiting", held: "held (account)", needs_review: "needs review", cancelled: "cancelled",
-  };
+  // Segment names and labels come with the data (derived from the failure taxonomy).
+  let LABELS = {};
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
   let chart = null;
 
   function el(tag, attrs, ...children) {
@@ -30,20 +28,21 @@
                                 style: "width:" + (100 * n / p.total) + "%" }));
         legend.append(el("i", { class: "seg-" + name }), el("span", { "data-segment": name }, LABELS[name] + " " + n));
       });
+      const moved = p.figures.moved_on ? " · " + p.figures.moved_on + " moved on to a later pass" : "";
       return el("div", { class: "pass", "data-pass": p.number },
-        el("a", { href: p.link }, "Pass " + p.number), " — " + p.total + " jobs", bar, legend);
+        el("a", { href: p.link }, "Pass " + p.number), " — " + plural(p.total, "job") + moved, bar, legend);
     }));
   }
 
   function renderFailures(rows) {
     if (!rows.length) {
       document.querySelector("#failures tbody").replaceChildren(
-        el("tr", {}, el("td", { colspan: "3" }, "No failed jobs in this pass.")));
+        el("tr", {}, el("td", { colspan: "4" }, "No failed attempts in this pass.")));
       return;
     }
     document.querySelector("#failures tbody").replaceChildren(...rows.map((r) =>
       el("tr", {}, el("td", {}, r.category), el("td", {}, r.type),
-         el("td", {}, el("a", { href: r.link }, r.count)))));
+         el("td", {}, el("a", { href: r.link }, r.count)), el("td", {}, r.jobs))));
   }
 
   function renderDevices(devices) {
@@ -90,6 +89,7 @@
     document.getElementById("updated").textContent = new Date(data.now).toLocaleTimeString();
     document.getElementById("alerts").replaceChildren(...data.alerts.map((a) =>
       el("li", { class: "error" }, a.cluster + ": " + a.alert)));
+    LABELS = data.segment_labels;
     renderPasses(data.passes);
     renderFailures(data.failures);
     renderDevices(data.devices);

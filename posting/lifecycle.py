@@ -1,0 +1,325 @@
+"""The job's life: every change of a job's status, as one named, guarded transition.
+
+    claim              pending                        -> running
+    succeed            running                        -> success
+    fail_with_retry    running                        -> pending (retry_at set)
+    fail_for_good      running                        -> failed
+    send_to_review     running                        -> needs_review
+    stop_cancelled     running                        -> cancelled (cancel asked before the
+                                                         publishing checkpoint)
+    cancel             pending, failed, needs_review  -> cancelled
+    retry_now          pending                        -> pending (due now)
+    requeue            failed                         -> pending, in a new pass
+    review_posted      needs_review                   -> success
+    review_not_posted  needs_review                   -> pending, in a new pass
+
+The runner's outcomes, the sweep's recovery of a dead worker's attempt and the verification of
+an unknown outcome all end a running job through the first six. Each transition is one
+conditional UPDATE whose row count decides; asked of one job in the wrong state it raises
+InvalidTransition; running-job transitions are fenced by the attempt's lease token (a worker
+whose lease was taken over records nothing). The pass history (posting.models.pass_history) is
+written in the same transaction, and a transition that makes work eligible now wakes the
+devices concerned after commit, by itself. Nothing else in Fleetpost writes a job's status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connection, transaction
+from django.db.models import Case, F, QuerySet, Value, When
+
+from posting.input_rules import InvalidValue, checked_post_url
+from posting.models import InvalidTransition, Job, JobStatus, Pass
+from posting.models.choices import CANCELLABLE_JOB_STATUSES, ErrorCategory, ErrorType
+from posting.models.pass_history import ENDED_IN_PASS, EntryReason, PassEntry
+from posting.wakeups import wake_devices
+
+P, R = JobStatus.PENDING, JobStatus.RUNNING
+
+
+class Transition(NamedTuple):
+    name: str
+    sources: frozenset[str]
+    target: str
+    # True when the move makes work eligible now: the devices concerned are woken after commit.
+    wakes: bool = False
+
+
+CLAIM = Transition("claim", frozenset({P}), R)
+SUCCEED = Transition("succeed", frozenset({R}), JobStatus.SUCCESS)
+# The retry is due later: the device's runner (or the sweep, once it is due) picks it up.
+FAIL_WITH_RETRY = Transition("fail_with_retry", frozenset({R}), P)
+FAIL_FOR_GOOD = Transition("fail_for_good", frozenset({R}), JobStatus.FAILED)
+SEND_TO_REVIEW = Transition("send_to_review", frozenset({R}), JobStatus.NEEDS_REVIEW)
+STOP_CANCELLED = Transition("stop_cancelled", frozenset({R}), JobStatus.CANCELLED)
+CANCEL = Transition("cancel", frozenset(CANCELLABLE_JOB_STATUSES), JobStatus.CANCELLED)
+RETRY_NOW = Transition("retry_now", frozenset({P}), P, wakes=True)
+REQUEUE = Transition("requeue", frozenset({JobStatus.FAILED}), P, wakes=True)
+REVIEW_POSTED = Transition("review_posted", frozenset({JobStatus.NEEDS_REVIEW}), JobStatus.SUCCESS)
+REVIEW_NOT_POSTED = Transition(
+    "review_not_posted", frozenset({JobStatus.NEEDS_REVIEW}), P, wakes=True
+)
+TRANSITIONS = (
+    CLAIM,
+    SUCCEED,
+    FAIL_WITH_RETRY,
+    FAIL_FOR_GOOD,
+    SEND_TO_REVIEW,
+    STOP_CANCELLED,
+    CANCEL,
+    RETRY_NOW,
+    REQUEUE,
+    REVIEW_POSTED,
+    REVIEW_NOT_POSTED,
+)
+ENDING_A_RUN = {t.target: t for t in (SUCCEED, FAIL_FOR_GOOD, SEND_TO_REVIEW, STOP_CANCELLED)}
+
+
+class FencedWriteRefused(Exception):
+    """The job no longer carries the attempt's lease token; the transaction is rolled back."""
+
+
+class InvalidPostUrl(ValueError):
+    """A reviewer's post URL that is not a plain http(s) address within the column."""
+
+
+def guard(job: Job, transition: Transition) -> None:
+    """Refuse, by name, a transition the job's current status does not allow."""
+    if job.status not in transition.sources:
+        allowed = ", ".join(sorted(transition.sources))
+        raise InvalidTransition(
+            f"job {job.job_id} is {job.status}: {transition.name} needs {allowed}"
+        )
+
+
+# --- the runner's transitions ------------------------------------------------------------------
+
+
+def claim(job: Job, device, token, now: datetime) -> bool:
+    """pending -> running on `device` under lease `token`; False if someone else won."""
+    won = Job.objects.filter(pk=job.pk, status__in=CLAIM.sources).update(
+        status=CLAIM.target,
+        lease_token=token,
+        device=device,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        cancel_requested=False,
+        updated_at=now,
+    )
+    return won == 1
+
+
+def end_run(attempt, target: str, now: datetime, **fields) -> None:
+    """End the attempt's running job in `target` (see ENDING_A_RUN and FAIL_WITH_RETRY).
+
+    Fenced by the attempt's lease token: raises FencedWriteRefused when the job no longer
+    carries it, which rolls back the caller's transaction.
+    """
+    transition = FAIL_WITH_RETRY if target == P else ENDING_A_RUN[target]
+    fields.setdefault("updated_at", now)
+    updated = Job.objects.filter(
+        pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
+    ).update(status=transition.target, lease_token=None, **fields)
+    if updated != 1:
+        raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
+    if transition.target in ENDED_IN_PASS:
+        _record_ended(
+            PassEntry.objects.filter(job_id=attempt.job_id, current=True),
+            transition.target,
+            now,
+            fields.get("error_category", ""),
+            fields.get("error_type", ""),
+        )
+
+
+# --- the operators' transitions -----------------------------------------------------------------
+
+
+def cancel(jobs: QuerySet, now: datetime) -> tuple[int, int]:
+    """Cancel the waiting, failed and needs_review jobs among `jobs`; running ones are asked to
+    stop at their next step boundary (before the publishing checkpoint). (cancelled, asked)."""
+    with transaction.atomic():
+        chosen = jobs.filter(status__in=CANCEL.sources)
+        _record_ended(_current_entries(chosen), CANCEL.target, now)
+        cancelled = chosen.update(status=CANCEL.target, retry_at=None, updated_at=now)
+        stopping = jobs.filter(status=R).update(cancel_requested=True)
+    return cancelled, stopping
+
+
+def cancel_job(job: Job, now: datetime) -> bool:
+    """Cancel one job that is not running (a running one: `request_cancel`)."""
+    guard(job, CANCEL)
+    cancelled, _ = cancel(Job.objects.filter(pk=job.pk, status=job.status), now)
+    job.refresh_from_db(fields=["status", "retry_at", "updated_at"])
+    return cancelled == 1
+
+
+def request_cancel(job: Job) -> bool:
+    """Ask a running job to stop at its next step boundary; its status does not change yet."""
+    return Job.objects.filter(pk=job.pk, status=R).update(cancel_requested=True) == 1
+
+
+def retry_now(jobs: QuerySet, now: datetime) -> int:
+    """Waiting retries among `jobs` become due at once; their devices wake."""
+    with transaction.atomic():
+        chosen = jobs.filter(status__in=RETRY_NOW.sources, retry_at__gt=now)
+        devices = _devices_of(chosen)
+        moved = chosen.update(retry_at=now, updated_at=now)
+        wake_devices(devices)
+    return moved
+
+
+def requeue_as_new_pass(
+    jobs: QuerySet, *, now: datetime, started_by=None, filter_description: dict | None = None
+) -> tuple[Pass | None, dict[str, int]]:
+    """Move the failed jobs among `jobs` into a new pass with a fresh attempt budget.
+
+    Earlier attempts stay; pass N's record of them is closed as "moved on", never rewritten.
+    Returns the pass (None when nothing matched) and how many jobs of each type moved.
+    """
+    return _into_new_pass(jobs, REQUEUE, EntryReason.REQUEUE, now, started_by, filter_description)
+
+
+def review_posted(jobs: QuerySet, *, user, now: datetime, post_urls: dict | None = None) -> int:
+    """Review: these needs_review jobs were posted. They succeed; nothing is published."""
+    max_length = Job._meta.get_field("post_url").max_length
+    urls = {}
+    for pk, url in (post_urls or {}).items():
+        try:
+            urls[pk] = checked_post_url(url, max_length)
+        except InvalidValue as exc:
+            job_id = Job.objects.filter(pk=pk).values_list("job_id", flat=True).first()
+            raise InvalidPostUrl(f"post URL of job {job_id}: {exc}") from None
+    fields = {
+        "status": REVIEW_POSTED.target,
+        "reviewed_by": user,
+        "reviewed_at": now,
+        "completed_at": now,
+        "updated_at": now,
+        "error": "",
+        "error_category": ErrorCategory.NONE,
+        "error_type": ErrorType.NONE,
+    }
+    with transaction.atomic():
+        reviewed = jobs.filter(status__in=REVIEW_POSTED.sources)
+        _record_ended(_current_entries(reviewed), REVIEW_POSTED.target, now)
+        with_url = {pk: url for pk, url in urls.items() if url}
+        done = sum(
+            reviewed.filter(pk=pk).update(post_url=url, **fields) for pk, url in with_url.items()
+        )
+        return done + reviewed.exclude(pk__in=with_url).update(**fields)
+
+
+def review_not_posted(jobs: QuerySet, *, user, now: datetime) -> tuple[Pass | None, int]:
+    """Review: these needs_review jobs were not posted. They move into one new pass."""
+    with transaction.atomic():
+        reviewed = jobs.filter(status__in=REVIEW_NOT_POSTED.sources)
+        reviewed.update(reviewed_by=user, reviewed_at=now)
+        new_pass, counts = _into_new_pass(
+            reviewed,
+            REVIEW_NOT_POSTED,
+            EntryReason.REVIEW,
+            now,
+            user,
+            {"source": "review: not posted"},
+        )
+    return new_pass, sum(counts.values())
+
+
+# --- pass history -----------------------------------------------------------------------------
+
+
+def _into_new_pass(
+    jobs: QuerySet, transition: Transition, reason: str, now, started_by, description
+) -> tuple[Pass | None, dict[str, int]]:
+    with transaction.atomic():
+        chosen = jobs.filter(status__in=transition.sources)
+        counts = chosen.counts_by_type()
+        if not counts:
+            return None, {}
+        new_pass = Pass.objects.create(
+            number=Pass.latest_number() + 1,
+            started_at=now,
+            started_by=started_by,
+            filter=description or {},
+        )
+        _current_entries(chosen).update(current=False, moved_on=True)
+        moved = chosen.update(
+            status=transition.target,
+            pass_number=new_pass.number,
+            attempts=0,
+            retry_at=None,
+            claimed_at=None,
+            completed_at=None,
+            error="",
+            error_category=ErrorCategory.NONE,
+            error_type=ErrorType.NONE,
+            updated_at=now,
+        )
+        in_new_pass = Job.objects.filter(pass_number=new_pass.number)
+        open_pass_entries(in_new_pass, reason, now)
+        new_pass.job_count = moved
+        new_pass.save(update_fields=["job_count"])
+        wake_devices(_devices_of(in_new_pass))
+    return new_pass, counts
+
+
+def open_pass_entries(jobs: QuerySet, reason: str, now: datetime) -> None:
+    """Record that `jobs` entered their current pass (one INSERT ... SELECT, any number).
+
+    A job that enters already ended (a legacy progress file's success or failure) is recorded
+    with that ending.
+    """
+    waiting = [P, R]
+    rows = jobs.annotate(
+        _reason=Value(reason),
+        _at=Value(now),
+        _outcome=Case(When(status__in=waiting, then=Value("")), default=F("status")),
+        _category=Case(When(status__in=waiting, then=Value("")), default=F("error_category")),
+        _type=Case(When(status__in=waiting, then=Value("")), default=F("error_type")),
+        _ended=Case(When(status__in=waiting, then=Value(None)), default=Value(now)),
+        _moved=Value(False),
+        _current=Value(True),
+    ).values_list(
+        "pk",
+        "pass_number",
+        "_reason",
+        "_at",
+        "_outcome",
+        "_category",
+        "_type",
+        "_ended",
+        "_moved",
+        "_current",
+    )
+    select, params = rows.order_by().query.sql_with_params()
+    table = connection.ops.quote_name(PassEntry._meta.db_table)
+    names = [
+        "job_id",
+        "pass_number",
+        "entered_by",
+        "entered_at",
+        "outcome",
+        "error_category",
+        "error_type",
+        "ended_at",
+        "moved_on",
+        "current",
+    ]
+    columns = ", ".join(connection.ops.quote_name(n) for n in names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
+
+
+def _current_entries(jobs: QuerySet) -> QuerySet:
+    return PassEntry.objects.filter(current=True, job__in=jobs.values("pk"))
+
+
+def _record_ended(entries: QuerySet, outcome: str, now, category="", error_type="") -> None:
+    entries.update(outcome=outcome, error_category=category, error_type=error_type, ended_at=now)
+
+
+def _devices_of(jobs: QuerySet) -> set[int]:
+    return set(jobs.values_list("account__device_id", flat=True).distinct())
