@@ -16,7 +16,7 @@ from posting.permissions import ensure_operator_groups
 from tests.conftest import require_component
 from tests.factories import make_account, make_device, make_job, make_review_job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
