@@ -30,6 +30,7 @@ from retries.classification import (
     classify_exception,
     classify_returned_false,
     describe_exception,
+    server_stacktrace,
 )
 
 logger = logging.getLogger("posting.execution")
@@ -207,6 +208,9 @@ def _post(backend, request, hooks, watch) -> AttemptReport:
             str(exc), Classification(ErrorCategory.UNKNOWN, "", "cancelled"), cancelled=True
         )
     except Exception as exc:
+        trace_from_server = server_stacktrace(exc)
+        if trace_from_server:  # for whoever debugs the flow; the job's error stays readable
+            hooks.log(f"the Appium server's stack trace:\n{trace_from_server}")
         if watch.timed_out:
             return _failure(
                 f"Job timed out after {watch.timeout:g} s ({describe_exception(exc)})",
