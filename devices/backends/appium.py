@@ -35,6 +35,7 @@ from devices.backends.base import (
 )
 from devices.backends.flows import Detector, Flow, Locator, Step, load_flow
 from devices.backends.placeholders import render_locator, render_text, values_for
+from devices.ports import PORT_CAPABILITIES
 from retries.classification import describe_exception
 from retries.taxonomy import ErrorType
 
@@ -154,8 +155,14 @@ class AppiumBackend(DeviceBackend):
         return self.device.capabilities.get("fleetpost:platform") or request.platform
 
     def capabilities(self) -> dict:
+        """The defaults, the device's own ports on its host, then its capabilities."""
         own = {k: v for k, v in self.device.capabilities.items() if not k.startswith("fleetpost:")}
-        return {**DEFAULT_CAPABILITIES, "appium:deviceName": self.device.name, **own}
+        ports = {
+            name: getattr(self.device, field)
+            for field, name in PORT_CAPABILITIES.items()
+            if getattr(self.device, field) is not None
+        }
+        return {**DEFAULT_CAPABILITIES, "appium:deviceName": self.device.name, **ports, **own}
 
     def start_session(self) -> None:
         options = AppiumOptions()

@@ -45,6 +45,8 @@ class DeviceAdmin(GuardedActionsAdmin):
         "last_seen_at",
         "last_probed_at",
         "health_detail",
+        "system_port",
+        "mjpeg_server_port",
     ]
     # Appium servers on a device host's loopback or LAN speak plain http.
     formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
