@@ -309,6 +309,23 @@ class Device(models.Model):
             Device.objects.filter(pk=self.pk).update(last_seen_at=now)
             self.last_seen_at = now
 
+    def record_connected(self, now: datetime) -> None:
+        """adb lists the phone as ready: seen now, and no longer offline (a quarantine
+        stands: it ends by its cooldown or a passing probe)."""
+        Device.objects.filter(pk=self.pk, health=DeviceHealth.OFFLINE).update(
+            health=DeviceHealth.ONLINE, health_detail=""
+        )
+        Device.objects.filter(pk=self.pk).update(last_seen_at=now)
+        self.refresh_from_db(fields=["health", "health_detail", "last_seen_at"])
+
+    def record_offline(self, detail: str) -> None:
+        """The phone cannot be driven (not connected, unauthorized); a quarantine stands."""
+        Device.objects.filter(pk=self.pk).exclude(health=DeviceHealth.QUARANTINED).update(
+            health=DeviceHealth.OFFLINE
+        )
+        Device.objects.filter(pk=self.pk).update(health_detail=detail[:500])
+        self.refresh_from_db(fields=["health", "health_detail"])
+
     def _seen_lately(self, now: datetime) -> bool:
         # "Last seen" is shown to the second's worth an operator needs, not to the job.
         return self.last_seen_at is not None and now - self.last_seen_at < timedelta(seconds=10)

@@ -48,3 +48,10 @@ def missing_files_task(paths: list[str]) -> list[str]:
     from posting.host_tasks import missing_here
 
     return missing_here(paths)
+
+
+def discover_devices_task(host: str) -> str:
+    """Discovery on a device host (the admin's action): adb runs where the phones are."""
+    from devices.discovery import discover_here
+
+    return discover_here(host)

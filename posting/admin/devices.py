@@ -58,6 +58,7 @@ class DeviceAdmin(GuardedActionsAdmin):
         "quarantine",
         "release_quarantine",
         "run_health_check",
+        "discover_on_hosts",
     ]
 
     def get_queryset(self, request):
@@ -121,5 +122,20 @@ class DeviceAdmin(GuardedActionsAdmin):
         self.message_user(
             request,
             f"Health checks queued for {queryset.count()} devices on their hosts' clusters.",
+            messages.INFO,
+        )
+
+    @admin.action(
+        description="Discover phones on these devices' hosts (adb, on each host)",
+        permissions=["manage"],
+    )
+    def discover_on_hosts(self, request, queryset):
+        hosts = sorted(set(queryset.values_list("host", flat=True)))
+        for host in hosts:
+            async_task("posting.tasks.discover_devices_task", host, cluster=host)
+        self.message_user(
+            request,
+            f"Discovery queued on {len(hosts)} hosts ({', '.join(hosts)}); each host's table "
+            "appears under Task queue › Successful tasks, new phones in this list.",
             messages.INFO,
         )
