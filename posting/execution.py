@@ -25,6 +25,7 @@ from django.utils import timezone
 from devices.backends import DeviceBackend, PostRequest, PrePostVerificationError, get_backend
 from devices.models import Device
 from posting.models import Attempt, AttemptCancelled, ErrorCategory, ErrorType, Job, LeaseLost
+from posting.models.attempt import EVIDENCE_KINDS
 from retries.classification import (
     Classification,
     classify_exception,
@@ -78,8 +79,8 @@ class AttemptHooks:
         self.lines.append(f"{self.clock().strftime('%H:%M:%S.%f')[:-3]} {message}")
 
     def save_evidence(self, kind: str, extension: str, content: bytes) -> None:
-        """Write a screenshot or page source under MEDIA_ROOT; the attempt links it."""
-        if kind not in ("screenshot", "page_source"):
+        """Write a screenshot, page source or logcat under MEDIA_ROOT; the attempt links it."""
+        if kind not in EVIDENCE_KINDS:
             raise ValueError(f"unknown evidence kind {kind!r}")
         owner = f"attempt-{self.attempt.pk}" if self.attempt else "detached"
         name = f"evidence/{owner}/{kind}-{self.clock():%Y%m%dT%H%M%S%f}.{extension}"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.core.files.storage import default_storage
 
 from posting.models import Attempt, AttemptOutcome, JobStatus, Pass
+from posting.models.attempt import EVIDENCE_KINDS
 
 BATCH = 1000
 
@@ -33,9 +34,7 @@ def prunable_attempts(now: datetime, days: int):
 def prune_history(now: datetime, days: int, *, dry_run: bool = False) -> PruneReport:
     attempts = files = 0
     while True:
-        batch = list(
-            prunable_attempts(now, days).values_list("pk", "screenshot", "page_source")[:BATCH]
-        )
+        batch = list(prunable_attempts(now, days).values_list("pk", *EVIDENCE_KINDS)[:BATCH])
         if not batch or dry_run:
             count = prunable_attempts(now, days).count() if dry_run else 0
             return PruneReport(attempts + count, files)

@@ -15,7 +15,11 @@ from posting.dashboard import dashboard_data
 from posting.models import Attempt, FleetControl
 from posting.wakeups import wake_devices
 
-EVIDENCE_TYPES = {"screenshot": "image/png", "page_source": "text/xml; charset=utf-8"}
+EVIDENCE_TYPES = {
+    "screenshot": "image/png",
+    "page_source": "text/xml; charset=utf-8",
+    "logcat": "text/plain; charset=utf-8",
+}
 
 
 @permission_required("posting.view_attempt", raise_exception=True)

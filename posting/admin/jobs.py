@@ -6,7 +6,12 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from posting.admin.base import GuardedActionsAdmin
-from posting.admin.display import page_source_link, screenshot_thumbnail, status_badge
+from posting.admin.display import (
+    logcat_link,
+    page_source_link,
+    screenshot_thumbnail,
+    status_badge,
+)
 from posting.admin.filters import AccountStatusFilter, WaitingFilter
 from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
@@ -51,6 +56,7 @@ class AttemptInline(admin.TabularInline):
         "error",
         screenshot_thumbnail,
         page_source_link,
+        logcat_link,
     ]
     readonly_fields = fields
     extra = 0
