@@ -407,3 +407,62 @@ class PublishRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} on {self.device_name}"
+
+
+class FlowTrialStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Every step passed"
+    FAILED = "failed", "A step failed"
+    ERROR = "error", "Could not run"
+
+
+class FlowTrial(models.Model):
+    """One run of the flow debugger (`try_flow`) on a device: which steps passed, how long
+    each took, and a screenshot and page source after each (files under MEDIA_ROOT)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="flow_trials")
+    platform = models.CharField(max_length=50)
+    video_path = models.CharField(max_length=1000)
+    caption = models.TextField(blank=True)
+    account_handle = models.CharField(max_length=200, blank=True)
+    through = models.CharField(
+        max_length=100, blank=True, help_text="The last step to run; empty: stop before publishing."
+    )
+    status = models.CharField(
+        max_length=20, choices=FlowTrialStatus.choices, default=FlowTrialStatus.QUEUED
+    )
+    requested_by = models.CharField(max_length=150, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    folder = models.CharField(max_length=500, blank=True, help_text="Under MEDIA_ROOT.")
+    steps = models.JSONField(default=list, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # the device page: its latest trials
+            models.Index(fields=["device", "-requested_at"], name="devices_flowtrial_device"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform} on {self.device} ({self.get_status_display()})"
+
+    def start(self, folder: str) -> bool:
+        """Queued -> running; False if someone else started it (a duplicate task)."""
+        return (
+            FlowTrial.objects.filter(pk=self.pk, status=FlowTrialStatus.QUEUED).update(
+                status=FlowTrialStatus.RUNNING, folder=folder
+            )
+            == 1
+        )
+
+    def finish(self, status: str, steps: list[dict], detail: str, now: datetime) -> None:
+        """Running -> passed, failed or error, with the step table."""
+        if status not in (FlowTrialStatus.PASSED, FlowTrialStatus.FAILED, FlowTrialStatus.ERROR):
+            raise ValueError(f"a trial cannot finish as {status!r}")
+        FlowTrial.objects.filter(pk=self.pk).exclude(
+            status__in=[FlowTrialStatus.PASSED, FlowTrialStatus.FAILED, FlowTrialStatus.ERROR]
+        ).update(status=status, steps=steps, detail=detail, finished_at=now)
+        self.refresh_from_db()

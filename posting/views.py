@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from devices.models import Device
+from devices.models import Device, FlowTrial
 from posting.dashboard import dashboard_data
 from posting.models import Attempt, FleetControl
 from posting.wakeups import wake_devices
@@ -32,6 +32,31 @@ def attempt_evidence(request, pk: int, kind: str) -> FileResponse:
     if not name or not default_storage.exists(name):
         raise Http404("this attempt kept no such file")
     return FileResponse(default_storage.open(name), content_type=EVIDENCE_TYPES[kind])
+
+
+@permission_required("devices.view_device", raise_exception=True)
+def flow_trial_file(request, pk: int, step: int, kind: str) -> FileResponse:
+    """A flow trial's screenshot (inline) or page source (a download, never run by the
+    browser on this origin: a page source may be a WebView's XHTML)."""
+    if kind not in ("screenshot", "page_source"):
+        raise Http404("no such file")
+    trial = get_object_or_404(FlowTrial, pk=pk)
+    row = next((r for r in trial.steps if r["number"] == step), None)
+    name = (row or {}).get(kind)
+    if not name or not default_storage.exists(name):
+        raise Http404("this step kept no such file")
+    if kind == "screenshot":
+        response = FileResponse(default_storage.open(name), content_type="image/png")
+    else:
+        response = FileResponse(
+            default_storage.open(name),
+            as_attachment=True,
+            filename=f"trial-{pk}-step-{step}.xml",
+            content_type="application/octet-stream",
+        )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response
 
 
 @login_required

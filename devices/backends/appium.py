@@ -56,6 +56,11 @@ def detected_message(error_type: str) -> str:
     return str(ErrorType(error_type).label)
 
 
+def describe_detector(detector: Detector) -> str:
+    """What the detector looks for: its text, or `by=value` of its locator."""
+    return detector.text or f"{detector.locator.by}={detector.locator.value}"
+
+
 class AppiumBackend(DeviceBackend):
     def __init__(self, device) -> None:
         super().__init__(device)
@@ -307,17 +312,21 @@ class AppiumBackend(DeviceBackend):
 
     def detect(self, flow: Flow) -> Detector | None:
         """The first detector whose element or text is on screen."""
+        return next(self.matching_detectors(flow), None)
+
+    def matching_detectors(self, flow: Flow):
+        """The detectors whose element or text is on screen, in the flow's order (lazily:
+        `detect` stops at the first)."""
         source = None
         for detector in flow.detectors:
             if detector.locator is not None:
                 elements = self.driver.find_elements(*self.locate(detector.locator))
                 if any(_displayed(e) for e in elements):
-                    return detector
+                    yield detector
             else:
                 source = source if source is not None else self.driver.page_source.lower()
                 if detector.text.lower() in source:
-                    return detector
-        return None
+                    yield detector
 
     def detect_quietly(self, flow: Flow) -> Detector | None:
         if self.driver is None:
@@ -329,7 +338,7 @@ class AppiumBackend(DeviceBackend):
             return None
 
     def report_detected(self, detector: Detector) -> bool:
-        what = detector.text or f"{detector.locator.by}={detector.locator.value}"
+        what = describe_detector(detector)
         self.last_error_message = f"{detected_message(detector.error_type)} (detector: {what})"
         self.log(f"detector {detector.error_type} matched: {what}")
         self.capture_evidence()

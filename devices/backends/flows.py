@@ -112,6 +112,13 @@ def flow_dirs() -> list[Path]:
     return [Path(d) for d in settings.APPIUM_FLOW_DIRS]
 
 
+def flow_platforms() -> list[str]:
+    """The platforms that have a flow file, in name order."""
+    return sorted(
+        {path.stem for folder in flow_dirs() if folder.is_dir() for path in folder.glob("*.json")}
+    )
+
+
 def flow_path(platform: str) -> Path | None:
     for folder in flow_dirs():
         candidate = folder / f"{platform}.json"
