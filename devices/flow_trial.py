@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -190,6 +191,20 @@ def _save_screen(backend: AppiumBackend, folder: str, number: int, step: Step) -
             )
         )
     return names[0], names[1]
+
+
+def prune_trials(before: datetime, *, dry_run: bool = False) -> int:
+    """Delete flow trials requested before `before`, with their files; how many."""
+    old = FlowTrial.objects.filter(requested_at__lt=before)
+    if dry_run:
+        return old.count()
+    pruned = 0
+    for trial in old.iterator():
+        for row in trial.steps:
+            for name in filter(None, (row.get("screenshot"), row.get("page_source"))):
+                default_storage.delete(name)
+        pruned += FlowTrial.objects.filter(pk=trial.pk).delete()[0]
+    return pruned
 
 
 def format_steps(rows: list[dict]) -> str:

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.core.files.storage import default_storage
 
+from devices.flow_trial import prune_trials
 from posting.models import Attempt, AttemptOutcome, JobStatus, Pass
 from posting.models.attempt import EVIDENCE_KINDS
 
@@ -15,9 +16,11 @@ BATCH = 1000
 class PruneReport:
     attempts: int
     files: int
+    trials: int = 0
 
     def __str__(self) -> str:
-        return f"pruned {self.attempts} attempts and {self.files} evidence files"
+        trials = f", {self.trials} flow trials" if self.trials else ""
+        return f"pruned {self.attempts} attempts and {self.files} evidence files{trials}"
 
 
 def prunable_attempts(now: datetime, days: int):
@@ -33,11 +36,12 @@ def prunable_attempts(now: datetime, days: int):
 
 def prune_history(now: datetime, days: int, *, dry_run: bool = False) -> PruneReport:
     attempts = files = 0
+    trials = prune_trials(now - timedelta(days=days), dry_run=dry_run)
     while True:
         batch = list(prunable_attempts(now, days).values_list("pk", *EVIDENCE_KINDS)[:BATCH])
         if not batch or dry_run:
             count = prunable_attempts(now, days).count() if dry_run else 0
-            return PruneReport(attempts + count, files)
+            return PruneReport(attempts + count, files, trials)
         for _, *names in batch:
             for name in filter(None, names):
                 default_storage.delete(name)
