@@ -188,6 +188,12 @@ class Device(models.Model):
                 )
         return problems
 
+    def validate_constraints(self, exclude=None) -> None:
+        """Everything but the port constraints: the ports `clean` picks are provisional (a
+        concurrent registration may take them first), so `save` is what settles them against
+        the database; pinned ports are checked by `clean` with a clearer message."""
+        super().validate_constraints(exclude={*(exclude or ()), *PORT_CAPABILITIES})
+
     def _assign_ports(self) -> None:
         used = ports_in_use(self.host, exclude_pk=self.pk)
         taken = set(used)

@@ -99,6 +99,23 @@ def test_a_registration_that_loses_a_port_to_a_concurrent_one_picks_again(monkey
     assert len(calls) >= 2
 
 
+def test_a_port_taken_while_the_device_validates_is_picked_again_on_save(monkeypatch):
+    """register_device validates, then saves: another registration may commit in between."""
+    original = Device.clean
+
+    def clean_then_lose_the_race(self):
+        original(self)
+        if self.name == "late":
+            taken = {"appium:systemPort": self.system_port, "appium:mjpegServerPort": 9200}
+            phone("early", capabilities=taken)
+
+    monkeypatch.setattr(Device, "clean", clean_then_lose_the_race)
+    late = Device(name="late", host="rack-a", backend="appium", appium_url=URL)
+    late.full_clean()
+    late.save()
+    assert ports(late) == (8201, 9201)
+
+
 def test_a_full_range_is_refused(settings):
     settings.APPIUM_SYSTEM_PORTS = range(8200, 8201)
     phone("p1")
