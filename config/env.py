@@ -59,3 +59,22 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None or raw.strip() == "":
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_port_range(name: str, default: tuple[int, int]) -> range:
+    """A range of TCP ports written `first-last` (inclusive), inside 1024-65535."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        first, last = default
+    else:
+        try:
+            first, last = (int(part) for part in raw.split("-"))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be a port range like 8200-8299, not {raw!r}"
+            ) from None
+    if not 1024 <= first <= last <= 65535:
+        raise ImproperlyConfigured(
+            f"{name} must be first-last with 1024 <= first <= last <= 65535, not {first}-{last}"
+        )
+    return range(first, last + 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_port_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLEETPOST_VAR_DIR", str(BASE_DIR / "var")))
@@ -230,6 +230,16 @@ QUARANTINE_PROBE_SECONDS = env_float("QUARANTINE_PROBE_SECONDS", 120.0, minimum=
 # how long one HTTP call to an Appium server may take.
 APPIUM_FLOW_DIRS = env_list("APPIUM_FLOW_DIRS", [str(BASE_DIR / "devices" / "flows")])
 APPIUM_HTTP_TIMEOUT = env_float("APPIUM_HTTP_TIMEOUT", 60.0, minimum=1)
+# Parallel UiAutomator2 sessions on one host need distinct local ports: each Appium device gets
+# its own systemPort and mjpegServerPort from these ranges (inclusive), unique per host.
+APPIUM_SYSTEM_PORTS = env_port_range("APPIUM_SYSTEM_PORTS", (8200, 8299))
+APPIUM_MJPEG_PORTS = env_port_range("APPIUM_MJPEG_PORTS", (9200, 9299))
+if set(APPIUM_SYSTEM_PORTS) & set(APPIUM_MJPEG_PORTS):
+    raise ImproperlyConfigured("APPIUM_SYSTEM_PORTS and APPIUM_MJPEG_PORTS must not overlap")
+# The Appium server discover_devices gives new phones when --appium-url is not given.
+APPIUM_DEFAULT_URL = env_str("APPIUM_DEFAULT_URL", "http://127.0.0.1:4723")
+# Lines of the phone's logcat kept with a failed attempt (where the driver offers logcat).
+APPIUM_LOGCAT_LINES = env_int("APPIUM_LOGCAT_LINES", 200, minimum=1)
 
 # Chart.js for the dashboard comes from the npm registry through scripts/setup (npm ci) and is
 # served as a static file: no CDN at run time.

@@ -10,4 +10,9 @@ urlpatterns = [
     path("dashboard/data.json", views.dashboard_json, name="dashboard-data"),
     path("dashboard/pause", views.set_paused, name="dashboard-pause"),
     path("evidence/<int:pk>/<str:kind>", views.attempt_evidence, name="attempt-evidence"),
+    path(
+        "flow-trials/<int:pk>/<int:step>/<str:kind>",
+        views.flow_trial_file,
+        name="flow-trial-file",
+    ),
 ]

@@ -5,9 +5,22 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from devices.ports import PORT_CAPABILITIES, first_free, pinned_port, ports_in_use
+
+# How often a registration retries after a concurrent one took the port it picked.
+PORT_ASSIGN_TRIES = 20
+
+
+class PortsExhausted(Exception):
+    """The host has no free port left in a configured range."""
+
+
+class PortClash(Exception):
+    """A port pinned in the capabilities is another device's on the same host."""
 
 
 def default_host() -> str:
@@ -72,6 +85,15 @@ class Device(models.Model):
     # tasks onto the broker while one is already waiting for a worker.
     woken_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Local ports of parallel UiAutomator2 sessions on the host (see devices/ports.py):
+    # assigned at registration, kept on edits, pinned through the capabilities.
+    system_port = models.PositiveIntegerField(
+        null=True, blank=True, editable=False, help_text="appium:systemPort on this host."
+    )
+    mjpeg_server_port = models.PositiveIntegerField(
+        null=True, blank=True, editable=False, help_text="appium:mjpegServerPort on this host."
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = DeviceQuerySet.as_manager()
@@ -85,9 +107,42 @@ class Device(models.Model):
             # admin filter on health
             models.Index(fields=["health"], name="devices_device_health"),
         ]
+        constraints = [
+            # Parallel sessions on one host collide on a shared port: the database refuses
+            # a second device with the same port, also under concurrent registrations.
+            models.UniqueConstraint(
+                fields=["host", "system_port"],
+                name="%(app_label)s_%(class)s_unique_system_port_per_host",
+            ),
+            models.UniqueConstraint(
+                fields=["host", "mjpeg_server_port"],
+                name="%(app_label)s_%(class)s_unique_mjpeg_port_per_host",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Save; an Appium device without ports gets free ones from the configured ranges.
+
+        Two registrations on one host may pick the same free port at once: the unique
+        constraint refuses the second, which picks again.
+        """
+        if self.backend != DeviceBackendName.APPIUM:
+            super().save(*args, **kwargs)
+            return
+        for _ in range(PORT_ASSIGN_TRIES):
+            self._assign_ports()
+            try:
+                with transaction.atomic():
+                    super().save(*args, **kwargs)
+                return
+            except IntegrityError:
+                if not self._ports_taken_by_others():
+                    raise  # another constraint (the name): not ours to retry
+                self._forget_unpinned_ports()
+        raise PortsExhausted(f"device {self.name}: no free port after {PORT_ASSIGN_TRIES} tries")
 
     def clean(self) -> None:
         if self.backend == DeviceBackendName.SIMULATOR:
@@ -96,8 +151,82 @@ class Device(models.Model):
             problems = validate_capabilities(self.capabilities)
             if problems:
                 raise ValidationError({"capabilities": problems})
-        elif self.backend == DeviceBackendName.APPIUM and not self.appium_url:
-            raise ValidationError({"appium_url": "An Appium device needs its server's URL."})
+        elif self.backend == DeviceBackendName.APPIUM:
+            if not self.appium_url:
+                raise ValidationError({"appium_url": "An Appium device needs its server's URL."})
+            problems = self.pinned_port_problems()
+            if problems:
+                raise ValidationError({"capabilities": problems})
+            try:
+                self._assign_ports()
+            except PortsExhausted as exc:
+                raise ValidationError({"host": str(exc)}) from None
+
+    # --- ports of parallel sessions on the host -------------------------------------------
+
+    def pinned_port_problems(self) -> list[str]:
+        """Why the ports pinned in the capabilities cannot be used on this host."""
+        problems, pinned = [], {}
+        for field in PORT_CAPABILITIES:
+            try:
+                port = pinned_port(self.capabilities or {}, field)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if port is not None:
+                pinned[field] = port
+        if len(set(pinned.values())) < len(pinned):
+            problems.append("appium:systemPort and appium:mjpegServerPort must differ")
+        used = ports_in_use(self.host, exclude_pk=self.pk) if pinned else {}
+        for field, port in pinned.items():
+            if port in used:
+                other = used[port]
+                problems.append(
+                    f"{PORT_CAPABILITIES[field]} {port} is already used by device "
+                    f"{other.device_name} on host {self.host} (its {other.capability}); "
+                    f"pick another port or leave it out to get a free one"
+                )
+        return problems
+
+    def validate_constraints(self, exclude=None) -> None:
+        """Everything but the port constraints: the ports `clean` picks are provisional (a
+        concurrent registration may take them first), so `save` is what settles them against
+        the database; pinned ports are checked by `clean` with a clearer message."""
+        super().validate_constraints(exclude={*(exclude or ()), *PORT_CAPABILITIES})
+
+    def _assign_ports(self) -> None:
+        used = ports_in_use(self.host, exclude_pk=self.pk)
+        taken = set(used)
+        for field in PORT_CAPABILITIES:
+            pinned = pinned_port(self.capabilities or {}, field)
+            current = getattr(self, field)
+            if pinned is not None:
+                if pinned in used:
+                    raise PortClash(
+                        f"device {self.name}: {PORT_CAPABILITIES[field]} {pinned} is already "
+                        f"used by device {used[pinned].device_name} on host {self.host}"
+                    )
+                setattr(self, field, pinned)
+            elif current is None or current in used:  # new, or moved to a host using it
+                port = first_free(field, taken | self._own_ports())
+                if port is None:
+                    raise PortsExhausted(
+                        f"host {self.host} has no free port left for {PORT_CAPABILITIES[field]}"
+                    )
+                setattr(self, field, port)
+            taken.add(getattr(self, field))
+
+    def _own_ports(self) -> set[int]:
+        return {getattr(self, f) for f in PORT_CAPABILITIES if getattr(self, f) is not None}
+
+    def _ports_taken_by_others(self) -> bool:
+        used = ports_in_use(self.host, exclude_pk=self.pk)
+        return any(port in used for port in self._own_ports())
+
+    def _forget_unpinned_ports(self) -> None:
+        for field in PORT_CAPABILITIES:
+            if pinned_port(self.capabilities or {}, field) is None:
+                setattr(self, field, None)
 
     @property
     def is_quarantined(self) -> bool:
@@ -186,6 +315,23 @@ class Device(models.Model):
             Device.objects.filter(pk=self.pk).update(last_seen_at=now)
             self.last_seen_at = now
 
+    def record_connected(self, now: datetime) -> None:
+        """adb lists the phone as ready: seen now, and no longer offline (a quarantine
+        stands: it ends by its cooldown or a passing probe)."""
+        Device.objects.filter(pk=self.pk, health=DeviceHealth.OFFLINE).update(
+            health=DeviceHealth.ONLINE, health_detail=""
+        )
+        Device.objects.filter(pk=self.pk).update(last_seen_at=now)
+        self.refresh_from_db(fields=["health", "health_detail", "last_seen_at"])
+
+    def record_offline(self, detail: str) -> None:
+        """The phone cannot be driven (not connected, unauthorized); a quarantine stands."""
+        Device.objects.filter(pk=self.pk).exclude(health=DeviceHealth.QUARANTINED).update(
+            health=DeviceHealth.OFFLINE
+        )
+        Device.objects.filter(pk=self.pk).update(health_detail=detail[:500])
+        self.refresh_from_db(fields=["health", "health_detail"])
+
     def _seen_lately(self, now: datetime) -> bool:
         # "Last seen" is shown to the second's worth an operator needs, not to the job.
         return self.last_seen_at is not None and now - self.last_seen_at < timedelta(seconds=10)
@@ -267,3 +413,62 @@ class PublishRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} on {self.device_name}"
+
+
+class FlowTrialStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Every step passed"
+    FAILED = "failed", "A step failed"
+    ERROR = "error", "Could not run"
+
+
+class FlowTrial(models.Model):
+    """One run of the flow debugger (`try_flow`) on a device: which steps passed, how long
+    each took, and a screenshot and page source after each (files under MEDIA_ROOT)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="flow_trials")
+    platform = models.CharField(max_length=50)
+    video_path = models.CharField(max_length=1000)
+    caption = models.TextField(blank=True)
+    account_handle = models.CharField(max_length=200, blank=True)
+    through = models.CharField(
+        max_length=100, blank=True, help_text="The last step to run; empty: stop before publishing."
+    )
+    status = models.CharField(
+        max_length=20, choices=FlowTrialStatus.choices, default=FlowTrialStatus.QUEUED
+    )
+    requested_by = models.CharField(max_length=150, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    folder = models.CharField(max_length=500, blank=True, help_text="Under MEDIA_ROOT.")
+    steps = models.JSONField(default=list, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # the device page: its latest trials
+            models.Index(fields=["device", "-requested_at"], name="devices_flowtrial_device"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform} on {self.device} ({self.get_status_display()})"
+
+    def start(self, folder: str) -> bool:
+        """Queued -> running; False if someone else started it (a duplicate task)."""
+        return (
+            FlowTrial.objects.filter(pk=self.pk, status=FlowTrialStatus.QUEUED).update(
+                status=FlowTrialStatus.RUNNING, folder=folder
+            )
+            == 1
+        )
+
+    def finish(self, status: str, steps: list[dict], detail: str, now: datetime) -> None:
+        """Running -> passed, failed or error, with the step table."""
+        if status not in (FlowTrialStatus.PASSED, FlowTrialStatus.FAILED, FlowTrialStatus.ERROR):
+            raise ValueError(f"a trial cannot finish as {status!r}")
+        FlowTrial.objects.filter(pk=self.pk).exclude(
+            status__in=[FlowTrialStatus.PASSED, FlowTrialStatus.FAILED, FlowTrialStatus.ERROR]
+        ).update(status=status, steps=steps, detail=detail, finished_at=now)
+        self.refresh_from_db()

@@ -78,3 +78,29 @@ def workers_for_host_default() -> int:
     from django_q.conf import Conf
 
     return int(Conf.WORKERS)
+
+
+@register(Tags.database)
+def check_flows_for_platforms(app_configs, **kwargs) -> list:
+    """Every account on an Appium device has a flow file for its platform."""
+    from devices.backends.flows import flow_path
+    from posting.models import Account
+
+    try:
+        rows = list(
+            Account.objects.filter(device__backend="appium")
+            .values_list("platform", "device__capabilities")
+            .distinct()
+        )
+    except DatabaseError:
+        return []  # not migrated yet
+    platforms = {(caps or {}).get("fleetpost:platform") or platform for platform, caps in rows}
+    return [
+        Error(
+            f"Accounts on Appium devices post to {platform!r}, which has no flow file.",
+            hint=f"Add {platform}.json to one of APPIUM_FLOW_DIRS (devices/flows/ has examples).",
+            id="posting.E006",
+        )
+        for platform in sorted(platforms)
+        if flow_path(platform) is None
+    ]

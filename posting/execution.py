@@ -24,11 +24,13 @@ from devices.backends import DeviceBackend, PostRequest, PrePostVerificationErro
 from devices.models import Device
 from posting.attempt_watch import watched
 from posting.models import Attempt, AttemptCancelled, ErrorCategory, ErrorType, Job, LeaseLost
+from posting.models.attempt import EVIDENCE_KINDS
 from retries.classification import (
     Classification,
     classify_exception,
     classify_returned_false,
     describe_exception,
+    server_stacktrace,
 )
 
 logger = logging.getLogger("posting.execution")
@@ -76,8 +78,8 @@ class AttemptHooks:
         self.lines.append(f"{self.clock().strftime('%H:%M:%S.%f')[:-3]} {message}")
 
     def save_evidence(self, kind: str, extension: str, content: bytes) -> None:
-        """Write a screenshot or page source under MEDIA_ROOT; the attempt links it."""
-        if kind not in ("screenshot", "page_source"):
+        """Write a screenshot, page source or logcat under MEDIA_ROOT; the attempt links it."""
+        if kind not in EVIDENCE_KINDS:
             raise ValueError(f"unknown evidence kind {kind!r}")
         owner = f"attempt-{self.attempt.pk}" if self.attempt else "detached"
         name = f"evidence/{owner}/{kind}-{self.clock():%Y%m%dT%H%M%S%f}.{extension}"
@@ -161,6 +163,9 @@ def _post(backend, request, hooks, watch) -> AttemptReport:
             str(exc), Classification(ErrorCategory.UNKNOWN, "", "cancelled"), cancelled=True
         )
     except Exception as exc:
+        trace_from_server = server_stacktrace(exc)
+        if trace_from_server:  # for whoever debugs the flow; the job's error stays readable
+            hooks.log(f"the Appium server's stack trace:\n{trace_from_server}")
         if watch.timed_out:
             return _failure(
                 f"Job timed out after {watch.timeout:g} s ({describe_exception(exc)})",

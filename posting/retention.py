@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 from django.core.files.storage import default_storage
 
+from devices.flow_trial import prune_trials
 from posting.models import Attempt, AttemptOutcome, JobStatus, Pass
+from posting.models.attempt import EVIDENCE_KINDS
 
 BATCH = 1000
 EVIDENCE_DIR = "evidence"
@@ -21,11 +23,13 @@ logger = logging.getLogger("posting.retention")
 class PruneReport:
     attempts: int
     files: int
+    trials: int = 0
     orphans: int = 0
 
     def __str__(self) -> str:
+        trials = f", {self.trials} flow trials" if self.trials else ""
         return (
-            f"pruned {self.attempts} attempts and {self.files} evidence files, "
+            f"pruned {self.attempts} attempts and {self.files} evidence files{trials}, "
             f"removed {self.orphans} orphaned or empty evidence files"
         )
 
@@ -43,14 +47,13 @@ def prunable_attempts(now: datetime, days: int):
 
 def prune_history(now: datetime, days: int, *, dry_run: bool = False) -> PruneReport:
     attempts = files = 0
+    trials = prune_trials(now - timedelta(days=days), dry_run=dry_run)
     while True:
-        batch = list(
-            prunable_attempts(now, days).values_list("pk", "screenshot", "page_source")[:BATCH]
-        )
+        batch = list(prunable_attempts(now, days).values_list("pk", *EVIDENCE_KINDS)[:BATCH])
         if not batch or dry_run:
             count = prunable_attempts(now, days).count() if dry_run else 0
             orphans = 0 if dry_run else prune_orphaned_evidence(now)
-            return PruneReport(attempts + count, files, orphans)
+            return PruneReport(attempts + count, files, trials, orphans)
         for _, *names in batch:
             for name in filter(None, names):
                 default_storage.delete(name)

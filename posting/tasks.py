@@ -48,3 +48,22 @@ def missing_files_task(paths: list[str]) -> list[str]:
     from posting.host_tasks import missing_here
 
     return missing_here(paths)
+
+
+def try_flow_task(trial_pk: int) -> str:
+    """A flow trial from the admin, on the device's host (where the phone and video are)."""
+    from devices.flow_trial import run_trial
+    from devices.models import FlowTrial
+
+    trial = FlowTrial.objects.select_related("device").filter(pk=trial_pk).first()
+    if trial is None:
+        return f"flow trial {trial_pk} no longer exists"
+    run_trial(trial)
+    return f"{trial}: {len(trial.steps)} steps"
+
+
+def discover_devices_task(host: str) -> str:
+    """Discovery on a device host (the admin's action): adb runs where the phones are."""
+    from devices.discovery import discover_here
+
+    return discover_here(host)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from devices.models import Device
+from devices.models import Device, FlowTrial
 from posting.dashboard import dashboard_data
 from posting.models import Attempt, FleetControl
 from posting.wakeups import wake_devices
@@ -18,7 +18,12 @@ from posting.wakeups import wake_devices
 # Evidence comes from the phone (or a compromised phone or Appium server): a page source may be
 # XHTML with script. It is served as plain text, never sniffed, in a sandbox with no scripts,
 # so no browser runs it on the console's origin.
-EVIDENCE_TYPES = {"screenshot": "image/png", "page_source": "text/plain; charset=utf-8"}
+EVIDENCE_TYPES = {
+    "screenshot": "image/png",
+    "page_source": "text/plain; charset=utf-8",
+    "logcat": "text/plain; charset=utf-8",
+}
+EVIDENCE_EXTENSIONS = {"screenshot": "png", "page_source": "xml", "logcat": "txt"}
 EVIDENCE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
@@ -35,8 +40,33 @@ def attempt_evidence(request, pk: int, kind: str) -> FileResponse:
         default_storage.open(name),
         content_type=EVIDENCE_TYPES[kind],
         as_attachment=request.GET.get("download") == "1",
-        filename=f"attempt-{attempt.pk}-{kind}.{'png' if kind == 'screenshot' else 'xml'}",
+        filename=f"attempt-{attempt.pk}-{kind}.{EVIDENCE_EXTENSIONS[kind]}",
     )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = EVIDENCE_CSP
+    return response
+
+
+@permission_required("devices.view_device", raise_exception=True)
+def flow_trial_file(request, pk: int, step: int, kind: str) -> FileResponse:
+    """A flow trial's screenshot (inline) or page source (a download, never run by the
+    browser on this origin: a page source may be a WebView's XHTML)."""
+    if kind not in ("screenshot", "page_source"):
+        raise Http404("no such file")
+    trial = get_object_or_404(FlowTrial, pk=pk)
+    row = next((r for r in trial.steps if r["number"] == step), None)
+    name = (row or {}).get(kind)
+    if not name or not default_storage.exists(name):
+        raise Http404("this step kept no such file")
+    if kind == "screenshot":
+        response = FileResponse(default_storage.open(name), content_type="image/png")
+    else:
+        response = FileResponse(
+            default_storage.open(name),
+            as_attachment=True,
+            filename=f"trial-{pk}-step-{step}.xml",
+            content_type="application/octet-stream",
+        )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = EVIDENCE_CSP
     return response

@@ -150,5 +150,25 @@ def classify_returned_false(message: str) -> Classification:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """The legacy "Type: message" form of an exception."""
-    return f"{type(exc).__name__}: {exc}"
+    """The legacy "Type: message" form of an exception, without a server's stack trace.
+
+    Selenium appends the Appium server's whole stack trace to the message; it belongs in the
+    attempt's log (see `server_stacktrace`), not in the job's error an operator reads.
+    """
+    message = getattr(exc, "msg", None) if hasattr(exc, "stacktrace") else None
+    if message is None:
+        message = str(exc)
+    message = _STACKTRACE_BLOCK.split(str(message), maxsplit=1)[0].strip()
+    return f"{type(exc).__name__}: {message}"
+
+
+def server_stacktrace(exc: BaseException) -> str:
+    """The stack trace an Appium server sent with an error ('' when there is none)."""
+    lines = getattr(exc, "stacktrace", None)
+    if lines:
+        return "\n".join(lines) if not isinstance(lines, str) else lines
+    parts = _STACKTRACE_BLOCK.split(str(exc), maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 else ""
+
+
+_STACKTRACE_BLOCK = re.compile(r"^Stacktrace:\s*$", re.MULTILINE)

@@ -37,6 +37,23 @@ def require_component(reason: str | None) -> None:
     pytest.skip(reason)
 
 
+# Fixtures that start an external component, and the marker each one's tests carry, so
+# `-m "not appium"` or `-m "not browser"` leaves them out.
+COMPONENT_MARKERS = {
+    "appium_server": "appium",
+    "own_appium_server": "appium",
+    "browser": "browser",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test that uses a component's fixture carries that component's marker."""
+    for item in items:
+        for fixture, marker in COMPONENT_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def appium_server(tmp_path_factory):
     """A real Appium server with the fake driver, for the whole test session."""
@@ -44,6 +61,17 @@ def appium_server(tmp_path_factory):
 
     require_component(missing_reason())
     server = AppiumServer(tmp_path_factory.mktemp("appium") / "appium.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_appium_server(tmp_path):
+    """An Appium server of this test's own, for a test that stops it."""
+    from fleetlab.appium_server import AppiumServer, missing_reason
+
+    require_component(missing_reason())
+    server = AppiumServer(tmp_path / "appium.log").start()
     yield server
     server.stop()
 

@@ -39,7 +39,7 @@ def make_failed_job(
     job_id: str, account: Account, category: str = "infrastructure", error_type: str = "adb_timeout"
 ) -> Job:
     """A job that used its attempts and failed with (category, type)."""
-    return make_job(
+    job = make_job(
         job_id,
         account=account,
         status=JobStatus.FAILED,
@@ -48,6 +48,28 @@ def make_failed_job(
         error_category=category,
         error_type=error_type,
     )
+    add_failed_attempts(job)
+    return job
+
+
+def add_failed_attempts(job: Job) -> list[Attempt]:
+    """The finished attempts a failed job has behind it, as the runner records them."""
+    return [
+        Attempt.objects.create(
+            job=job,
+            device=job.account.device,
+            pass_number=job.pass_number,
+            number=number,
+            started_at=NOW,
+            finished_at=NOW,
+            outcome="failed",
+            error=job.error,
+            error_category=job.error_category,
+            error_type=job.error_type,
+            lease_expires_at=NOW,
+        )
+        for number in range(1, max(job.attempts, 1) + 1)
+    ]
 
 
 def make_review_job(job_id: str, account: Account, **fields) -> Job:
@@ -72,6 +94,7 @@ def refreshed(obj):
 __all__ = [
     "NOW",
     "JobStatus",
+    "add_failed_attempts",
     "claim",
     "make_account",
     "make_device",

@@ -4,7 +4,6 @@ Each fake app (tests/appium/apps) is one screen; the flow is tests/appium/flows/
 """
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from posting.models import AccountStatus, JobStatus
 from posting.outcomes import settle_report
 from tests.factories import claim, make_account, make_device, make_job, refreshed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.appium]
 
 APPS = Path(__file__).parent / "appium" / "apps"
 FLOWS = Path(__file__).parent / "appium" / "flows"
@@ -140,23 +139,31 @@ def test_evidence_that_cannot_be_saved_never_hides_the_original_failure(appium_s
     )
 
 
-def test_the_appium_server_stopping_mid_run_is_connection_dropped_and_marks_the_device(
-    tmp_path, settings
-):
-    from fleetlab.appium_server import AppiumServer
+def stop_before_step(monkeypatch, server, at: int, method: str = "run_step") -> None:
+    """Stop the server right before step `at` runs: the step then meets a server that is
+    gone, at a known point (no timer racing a wait)."""
+    original = getattr(AppiumBackend, method)
 
-    server = AppiumServer(tmp_path / "appium.log").start()
-    device = appium_device(server, "no_post_button.xml")
+    def stop_then_run(self, number, step, *args, **kwargs):
+        if number == at:
+            server.stop()
+        return original(self, number, step, *args, **kwargs)
+
+    monkeypatch.setattr(AppiumBackend, method, stop_then_run)
+
+
+def test_the_appium_server_stopping_mid_run_is_connection_dropped_and_marks_the_device(
+    own_appium_server, monkeypatch
+):
+    device = appium_device(own_appium_server, "post_ok.xml")
     job = make_job(account=make_account("@fleet-tester", device=device), caption=CAPTION)
     attempt = claim(job, device)
-    # no_post_button waits 2 s for the post button: stop the server during that wait.
-    stopper = threading.Timer(1.0, server.stop)
-    stopper.start()
+    stop_before_step(monkeypatch, own_appium_server, at=2)
     report = run_attempt(refreshed(job), device, attempt)
-    stopper.join()
     settle_report(attempt, report, timezone.now())
     attempt.refresh_from_db()
     assert (attempt.error_category, attempt.error_type) == ("infrastructure", "connection_dropped")
+    assert attempt.checkpoint_at is None
     assert refreshed(device).failure_streak == 1
     assert not probe_device(device, timezone.now())
     device.refresh_from_db()

@@ -6,7 +6,7 @@ import pytest
 
 from fleetlab.processes import Fleet, overlaps
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.appium]
 
 APPIUM_DIR = Path(__file__).parent / "appium"
 

@@ -14,9 +14,15 @@ from django.apps import apps as django_apps
 from posting.models import Job, JobStatus
 from posting.permissions import ensure_operator_groups
 from tests.conftest import require_component
-from tests.factories import make_account, make_device, make_job, make_review_job
+from tests.factories import (
+    add_failed_attempts,
+    make_account,
+    make_device,
+    make_job,
+    make_review_job,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -57,7 +63,7 @@ def fleet_data():
     device = make_device("phone-1")
     account = make_account("@brand", device=device)
     for n in range(3):
-        make_job(
+        failed = make_job(
             f"F{n}",
             account=account,
             status=JobStatus.FAILED,
@@ -66,7 +72,8 @@ def fleet_data():
             error_category="infrastructure",
             error_type="adb_timeout",
         )
-    make_job(
+        add_failed_attempts(failed)
+    captcha = make_job(
         "C1",
         account=account,
         status=JobStatus.FAILED,
@@ -74,6 +81,7 @@ def fleet_data():
         error_category="account",
         error_type="captcha",
     )
+    add_failed_attempts(captcha)
     make_review_job("R1", account, error="died after the tap")
     make_job("P1", account=account)
 

@@ -53,3 +53,18 @@ def test_the_command_has_a_dry_run(capsys):
     call_command("prune_history", "--dry-run")
     assert "would prune 1 attempts" in capsys.readouterr().out
     assert Attempt.objects.count() == 1
+
+
+def test_old_flow_trials_and_their_files_are_pruned():
+    from devices.models import FlowTrial
+
+    device = make_device(backend="appium", appium_url="http://127.0.0.1:4723")
+    shot = default_storage.save("flow-trials/t/step-01.png", ContentFile(b"png"))
+    rows = [{"number": 1, "screenshot": shot, "page_source": ""}]
+    old = FlowTrial.objects.create(device=device, platform="tiktok", steps=rows)
+    FlowTrial.objects.filter(pk=old.pk).update(requested_at=timezone.now() - timedelta(days=200))
+    recent = FlowTrial.objects.create(device=device, platform="tiktok")
+    report = prune_history(timezone.now(), 90)
+    assert report.trials == 1 and "1 flow trials" in str(report)
+    assert list(FlowTrial.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not default_storage.exists(shot)

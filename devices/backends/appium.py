@@ -8,18 +8,19 @@ failure to capture them is logged and never replaces the original error.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import threading
 import time
 import urllib.request
 import xml.etree.ElementTree as ElementTree
-from pathlib import Path
 
 from appium import webdriver
 from appium.options.common.base import AppiumOptions
 from appium.webdriver.client_config import AppiumClientConfig
 from django.conf import settings
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -33,6 +34,12 @@ from devices.backends.base import (
     PrePostVerificationError,
 )
 from devices.backends.flows import Detector, Flow, Locator, Step, load_flow
+from devices.backends.placeholders import render_locator, render_text, values_for
+from devices.ports import PORT_CAPABILITIES
+from retries.classification import describe_exception
+from retries.taxonomy import ErrorType
+
+logger = logging.getLogger("devices.appium")
 
 DEFAULT_CAPABILITIES = {
     "platformName": "Android",
@@ -41,13 +48,17 @@ DEFAULT_CAPABILITIES = {
     "appium:noReset": True,
     "appium:adbExecTimeout": 30000,
 }
-# The texts a detector reports, chosen so the classifier maps each to its type.
-DETECTED = {
-    "suspended": "Account suspended",
-    "captcha": "Captcha required",
-    "loggedout": "Logged out",
-    "rate_limited": "Rate limited",
-}
+
+
+def detected_message(error_type: str) -> str:
+    """What a matched detector reports: the taxonomy's label, which the classifier maps back
+    to the same type (tests/test_flow_files.py holds it to that)."""
+    return str(ErrorType(error_type).label)
+
+
+def describe_detector(detector: Detector) -> str:
+    """What the detector looks for: its text, or `by=value` of its locator."""
+    return detector.text or f"{detector.locator.by}={detector.locator.value}"
 
 
 class AppiumBackend(DeviceBackend):
@@ -81,9 +92,13 @@ class AppiumBackend(DeviceBackend):
                 return self.report_detected(detector)
             raise
         finally:
+            self.run_cleanup(flow)
             self.close()
 
     def was_published(self, request: PostRequest) -> bool | None:
+        """Run the flow's `verify_post`. False only when its `exists` step looked for the
+        whole timeout and found nothing; any error (a bad locator, the server gone) is
+        "cannot tell" (None), so the job goes to review instead of a second post."""
         flow = load_flow(self.platform(request))
         if not flow.verify_post:
             return None
@@ -94,6 +109,11 @@ class AppiumBackend(DeviceBackend):
             for number, step in enumerate(flow.verify_post, 1):
                 found = self.run_step(number, step)
             return bool(found)
+        except Exception as exc:
+            logger.warning(
+                "Cannot tell whether job %s was posted: %s", request.job_id, describe_exception(exc)
+            )
+            return None
         finally:
             self.close()
 
@@ -140,8 +160,14 @@ class AppiumBackend(DeviceBackend):
         return self.device.capabilities.get("fleetpost:platform") or request.platform
 
     def capabilities(self) -> dict:
+        """The defaults, the device's own ports on its host, then its capabilities."""
         own = {k: v for k, v in self.device.capabilities.items() if not k.startswith("fleetpost:")}
-        return {**DEFAULT_CAPABILITIES, "appium:deviceName": self.device.name, **own}
+        ports = {
+            name: getattr(self.device, field)
+            for field, name in PORT_CAPABILITIES.items()
+            if getattr(self.device, field) is not None
+        }
+        return {**DEFAULT_CAPABILITIES, "appium:deviceName": self.device.name, **ports, **own}
 
     def start_session(self) -> None:
         options = AppiumOptions()
@@ -158,17 +184,34 @@ class AppiumBackend(DeviceBackend):
         driver.implicitly_wait(0)  # every wait is an explicit, bounded one
         self.log(f"session started in {_ms(started)} ms")
 
-    def run_step(self, number: int, step: Step):
+    def run_step(self, number: int, step: Step, label: str = "step"):
         started = time.monotonic()
         if self._closed.is_set():
             raise BackendClosed("the Appium session was torn down")
         try:
             result = getattr(self, f"step_{step.action}")(step)
         except Exception as exc:
-            self.log(f"step {number} {step.describe()}: failed after {_ms(started)} ms: {exc}")
+            self.log(
+                f"{label} {number} {step.describe()}: failed after {_ms(started)} ms: "
+                f"{describe_exception(exc)}"
+            )
             raise
-        self.log(f"step {number} {step.describe()}: ok in {_ms(started)} ms")
+        self.log(f"{label} {number} {step.describe()}: ok in {_ms(started)} ms")
         return result
+
+    def run_cleanup(self, flow: Flow) -> None:
+        """The flow's `cleanup` steps, after every attempt. Never raises: a failed cleanup is
+        logged on the attempt and leaves the attempt's outcome as it was."""
+        if not flow.cleanup:
+            return
+        if self.driver is None or self._closed.is_set():
+            self.log("cleanup skipped: the session is gone")
+            return
+        for number, step in enumerate(flow.cleanup, 1):
+            try:
+                self.run_step(number, step, label="cleanup")
+            except Exception:  # already logged by run_step; the next step may still work
+                continue
 
     def step_activate_app(self, step: Step) -> None:
         self.driver.activate_app(step.options["app_id"])
@@ -176,6 +219,15 @@ class AppiumBackend(DeviceBackend):
     def step_push_file(self, step: Step) -> None:
         destination = self.render(step.options["destination"])
         self.driver.push_file(destination, source_path=self.request.video_path)
+
+    def step_delete_file(self, step: Step) -> None:
+        # UiAutomator2's own command; it needs no shell access on the Appium server.
+        self.driver.execute_script(
+            "mobile: deleteFile", {"remotePath": self.render(step.options["path"])}
+        )
+
+    def step_back(self, step: Step) -> None:
+        self.driver.back()
 
     def step_tap(self, step: Step) -> None:
         self.wait_visible(step).click()
@@ -217,14 +269,20 @@ class AppiumBackend(DeviceBackend):
     def step_exists(self, step: Step) -> bool:
         try:
             self.wait_present(step)
-        except Exception:
-            return False
+        except TimeoutException:
+            return False  # looked for the whole timeout: not there. Other errors propagate.
         return True
 
     # --- helpers -----------------------------------------------------------------------------
 
     def locate(self, locator: Locator) -> tuple[str, str]:
-        return locator.by, self.render(locator.value)
+        return locator.by, render_locator(locator.by, locator.value, self.values())
+
+    def values(self) -> dict[str, str]:
+        request = self.request
+        return values_for(
+            request.job_id, request.account_handle, request.video_path, request.caption
+        )
 
     def wait_present(self, step: Step):
         by, value = self.locate(step.locator)
@@ -250,30 +308,25 @@ class AppiumBackend(DeviceBackend):
         return _attribute_from_source(self.driver.page_source, step.locator, attribute)
 
     def render(self, template: str) -> str:
-        request = self.request
-        values = {
-            "{caption}": request.caption,
-            "{account}": request.account_handle,
-            "{job_id}": request.job_id,
-            "{video_name}": Path(request.video_path).name,
-        }
-        for placeholder, value in values.items():
-            template = template.replace(placeholder, value)
-        return template
+        return render_text(template, self.values())
 
     def detect(self, flow: Flow) -> Detector | None:
         """The first detector whose element or text is on screen."""
+        return next(self.matching_detectors(flow), None)
+
+    def matching_detectors(self, flow: Flow):
+        """The detectors whose element or text is on screen, in the flow's order (lazily:
+        `detect` stops at the first)."""
         source = None
         for detector in flow.detectors:
             if detector.locator is not None:
                 elements = self.driver.find_elements(*self.locate(detector.locator))
                 if any(_displayed(e) for e in elements):
-                    return detector
+                    yield detector
             else:
                 source = source if source is not None else self.driver.page_source.lower()
                 if detector.text.lower() in source:
-                    return detector
-        return None
+                    yield detector
 
     def detect_quietly(self, flow: Flow) -> Detector | None:
         if self.driver is None:
@@ -285,24 +338,44 @@ class AppiumBackend(DeviceBackend):
             return None
 
     def report_detected(self, detector: Detector) -> bool:
-        what = detector.text or f"{detector.locator.by}={detector.locator.value}"
-        self.last_error_message = f"{DETECTED[detector.error_type]} (detector: {what})"
+        what = describe_detector(detector)
+        self.last_error_message = f"{detected_message(detector.error_type)} (detector: {what})"
         self.log(f"detector {detector.error_type} matched: {what}")
         self.capture_evidence()
         return False
 
     def capture_evidence(self) -> None:
-        """Screenshot and page source of this moment; never raises."""
+        """Screenshot, page source and (where the driver offers it) the end of the phone's
+        logcat at this moment; never raises."""
         if self.driver is None or self.hooks is None:
             return
         for kind, extension, grab in (
             ("screenshot", "png", self.driver.get_screenshot_as_png),
             ("page_source", "xml", lambda: self.driver.page_source.encode()),
+            ("logcat", "txt", self.logcat_tail),
         ):
             try:
-                self.hooks.save_evidence(kind, extension, grab())
+                content = grab()
+                if content is not None:
+                    self.hooks.save_evidence(kind, extension, content)
             except Exception as exc:
-                self.log(f"capturing the {kind} failed: {type(exc).__name__}: {exc}")
+                self.log(f"capturing the {kind} failed: {describe_exception(exc)}")
+
+    def logcat_tail(self) -> bytes | None:
+        """The last APPIUM_LOGCAT_LINES lines of logcat; None where the driver has no logcat
+        (UiAutomator2 offers it; other drivers, the fake one included, do not)."""
+        try:
+            offered = "logcat" in self.driver.log_types
+        except Exception:  # a driver without the log-types command offers no logcat
+            offered = False
+        if not offered:
+            return None
+        entries = self.driver.get_log("logcat")[-settings.APPIUM_LOGCAT_LINES :]
+        lines = (
+            f"{entry.get('timestamp', '')} {entry.get('level', '')} {entry.get('message', '')}"
+            for entry in entries
+        )
+        return "\n".join(lines).encode()
 
     def log(self, message: str) -> None:
         if self.hooks is not None:

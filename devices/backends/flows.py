@@ -13,10 +13,13 @@ file, the step and the field, so an operator adapts to an app's UI change withou
         {"action": "read_text", "locator": {"by": "id", "value": "share-url"}, "into": "post_url"}
       ],
       "verify_post": [{"action": "exists", "locator": {"by": "xpath", "value": "..."}}],
-      "detectors": [{"type": "captcha", "text": "verify you are human"}]
+      "detectors": [{"type": "captcha", "text": "verify you are human"}],
+      "cleanup": [{"action": "delete_file", "path": "/sdcard/DCIM/fleetpost.mp4"}]
     }
 
-Text fields may use {caption}, {account}, {job_id} and {video_name}.
+Text fields may use {caption}, {caption_start}, {account}, {job_id} and {video_name}; in an
+XPath locator a placeholder stands for a whole string literal (see placeholders.py).
+`cleanup` runs after every attempt, success or failure; its failures are only logged.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from devices.backends.placeholders import xpath_problems
+from retries.taxonomy import CATEGORY_OF_TYPE, ErrorCategory
 
 LOCATOR_STRATEGIES = {"id", "accessibility id", "xpath", "class name"}
 ACTIONS = {
@@ -39,9 +45,17 @@ ACTIONS = {
     "verify_account": {"locator"},
     "publish": {"locator"},
     "exists": {"locator"},
+    "delete_file": {"path"},
+    "back": set(),
 }
+# What verification and cleanup may do: look, and (cleanup) tidy up the phone.
+LOOKING_ACTIONS = {"tap", "wait_for", "read_text", "exists", "activate_app", "back"}
+CLEANUP_ACTIONS = {"delete_file", "tap", "wait_for", "back", "activate_app"}
 OPTIONAL_FIELDS = {"timeout", "attribute", "accept", "name"}
-DETECTOR_TYPES = {"suspended", "captcha", "loggedout", "rate_limited"}
+# A detector recognises an account state on screen: the taxonomy's account types.
+DETECTOR_TYPES = frozenset(
+    str(t) for t, category in CATEGORY_OF_TYPE.items() if category == ErrorCategory.ACCOUNT
+)
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 300.0
 
@@ -86,10 +100,23 @@ class Flow:
     steps: tuple[Step, ...]
     verify_post: tuple[Step, ...]
     detectors: tuple[Detector, ...]
+    cleanup: tuple[Step, ...] = ()
+
+    @property
+    def publish_index(self) -> int:
+        """The position (0-based) of the publishing step in `steps`."""
+        return next(i for i, s in enumerate(self.steps) if s.action == "publish")
 
 
 def flow_dirs() -> list[Path]:
     return [Path(d) for d in settings.APPIUM_FLOW_DIRS]
+
+
+def flow_platforms() -> list[str]:
+    """The platforms that have a flow file, in name order."""
+    return sorted(
+        {path.stem for folder in flow_dirs() if folder.is_dir() for path in folder.glob("*.json")}
+    )
 
 
 def flow_path(platform: str) -> Path | None:
@@ -120,12 +147,14 @@ def parse_flow(path: Path) -> Flow:
     problems: list[str] = []
     if not isinstance(data, dict):
         raise FlowError([f"{name}: the flow must be a JSON object"])
-    unknown = set(data) - {"platform", "steps", "verify_post", "detectors", "description"}
+    known = {"platform", "steps", "verify_post", "detectors", "cleanup", "description"}
+    unknown = set(data) - known
     problems += [f"{name}: unknown field {key!r}" for key in sorted(unknown)]
     steps = _steps(name, "steps", data.get("steps"), problems, required=True)
     verify = _steps(name, "verify_post", data.get("verify_post", []), problems, required=False)
+    cleanup = _steps(name, "cleanup", data.get("cleanup", []), problems, required=False)
     detectors = _detectors(name, data.get("detectors", []), problems)
-    _check_structure(name, steps, verify, problems)
+    _check_structure(name, steps, verify, cleanup, problems)
     if problems:
         raise FlowError(problems)
     return Flow(
@@ -134,10 +163,13 @@ def parse_flow(path: Path) -> Flow:
         steps=tuple(steps),
         verify_post=tuple(verify),
         detectors=tuple(detectors),
+        cleanup=tuple(cleanup),
     )
 
 
-def _check_structure(name: str, steps: list[Step], verify: list[Step], problems: list) -> None:
+def _check_structure(
+    name: str, steps: list[Step], verify: list[Step], cleanup: list[Step], problems: list
+) -> None:
     publishes = [i for i, s in enumerate(steps) if s.action == "publish"]
     if len(publishes) != 1:
         problems.append(
@@ -146,15 +178,19 @@ def _check_structure(name: str, steps: list[Step], verify: list[Step], problems:
     checks = [i for i, s in enumerate(steps) if s.action == "verify_account"]
     if publishes and any(i > publishes[0] for i in checks):
         problems.append(f"{name}: steps: 'verify_account' must come before 'publish'")
-    if any(s.action in ("publish", "verify_account", "push_file") for s in verify):
-        problems.append(f"{name}: verify_post: may only look (tap, wait_for, read_text, exists)")
+    if any(s.action not in LOOKING_ACTIONS for s in verify):
+        allowed = ", ".join(sorted(LOOKING_ACTIONS))
+        problems.append(f"{name}: verify_post: may only look ({allowed})")
+    if any(s.action not in CLEANUP_ACTIONS for s in cleanup):
+        allowed = ", ".join(sorted(CLEANUP_ACTIONS))
+        problems.append(f"{name}: cleanup: may only tidy up ({allowed})")
     if verify and verify[-1].action != "exists":
         problems.append(f"{name}: verify_post: the last step must be 'exists'")
 
 
 def _steps(name: str, key: str, raw, problems: list, *, required: bool) -> list[Step]:
     if not isinstance(raw, list) or (required and not raw):
-        problems.append(f"{name}: {key}: must be a non-empty list of steps")
+        problems.append(f"{name}: {key}: must be a {'non-empty ' if required else ''}list of steps")
         return []
     return [
         s for i, item in enumerate(raw, 1) if (s := _step(f"{name}: {key}[{i}]", item, problems))
@@ -193,6 +229,8 @@ def _locator(where: str, raw, problems: list) -> Locator | None:
         strategies = ", ".join(sorted(LOCATOR_STRATEGIES))
         problems.append(f"{where}: locator.by: {raw.get('by')!r} is not one of {strategies}")
         return None
+    if raw["by"] == "xpath":
+        problems += [f"{where}: locator.value: {p}" for p in xpath_problems(raw["value"])]
     return Locator(raw["by"], raw["value"])
 
 

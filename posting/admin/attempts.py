@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from posting.admin.display import page_source_link, screenshot_thumbnail
+from posting.admin.display import logcat_link, page_source_link, screenshot_thumbnail
 from posting.admin.paginator import CappedCountPaginator
 from posting.models import Attempt
 
@@ -27,8 +27,8 @@ class AttemptAdmin(admin.ModelAdmin):
     list_select_related = ["job", "device"]
     show_full_result_count = False
     paginator = CappedCountPaginator
-    exclude = ["screenshot", "page_source"]
-    readonly_fields = [screenshot_thumbnail, page_source_link]
+    exclude = ["screenshot", "page_source", "logcat"]
+    readonly_fields = [screenshot_thumbnail, page_source_link, logcat_link]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -39,6 +39,14 @@ def screenshot_thumbnail(attempt: Attempt) -> str:
     )
 
 
+@admin.display(description="logcat")
+def logcat_link(attempt: Attempt) -> str:
+    if not attempt.logcat:
+        return "—"
+    url = reverse("attempt-evidence", args=[attempt.pk, "logcat"])
+    return format_html('<a href="{}">last logcat lines (text)</a>', url)
+
+
 @admin.display(description="page source")
 def page_source_link(attempt: Attempt) -> str:
     if not attempt.page_source:

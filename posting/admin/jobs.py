@@ -7,7 +7,12 @@ from django.utils import timezone
 
 from posting import lifecycle
 from posting.admin.base import GuardedActionsAdmin
-from posting.admin.display import page_source_link, screenshot_thumbnail, status_badge
+from posting.admin.display import (
+    logcat_link,
+    page_source_link,
+    screenshot_thumbnail,
+    status_badge,
+)
 from posting.admin.filters import AccountStatusFilter, WaitingFilter
 from posting.admin.forms import JobForm
 from posting.admin.paginator import CappedCountPaginator
@@ -53,6 +58,7 @@ class AttemptInline(admin.TabularInline):
         "error",
         screenshot_thumbnail,
         page_source_link,
+        logcat_link,
     ]
     readonly_fields = fields
     extra = 0

@@ -8,6 +8,9 @@ from django.db.models import Q
 
 from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
 
+# The files an attempt may keep as evidence: each is a FileField of Attempt.
+EVIDENCE_KINDS = ("screenshot", "page_source", "logcat")
+
 
 class LeaseLost(Exception):
     """The attempt's lease token no longer owns the attempt (expired and taken over)."""
@@ -52,6 +55,9 @@ class Attempt(models.Model):
     lease_expires_at = models.DateTimeField()
     screenshot = models.FileField(blank=True, help_text="The screen when the attempt failed.")
     page_source = models.FileField(blank=True, help_text="The UI hierarchy when it failed.")
+    logcat = models.FileField(
+        blank=True, help_text="The phone's last logcat lines when it failed (UiAutomator2)."
+    )
     cluster = models.CharField(max_length=100, blank=True, help_text="The cluster that ran it.")
     worker_pid = models.PositiveIntegerField(null=True, blank=True)
 

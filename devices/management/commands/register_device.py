@@ -3,7 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.models import Device, DeviceBackendName
+from devices.models import Device, DeviceBackendName, PortClash, PortsExhausted
 
 
 class Command(BaseCommand):
@@ -39,10 +39,18 @@ class Command(BaseCommand):
         except ValidationError as exc:
             problems = "; ".join(f"{k}: {'; '.join(v)}" for k, v in exc.message_dict.items())
             raise CommandError(f"device {name!r}: {problems}") from None
-        device.save()
+        try:
+            device.save()
+        except (PortClash, PortsExhausted) as exc:
+            raise CommandError(str(exc)) from None
         verb = "updated" if update else "registered"
+        ports = (
+            f", systemPort {device.system_port}, mjpegServerPort {device.mjpeg_server_port}"
+            if device.system_port
+            else ""
+        )
         self.stdout.write(
             self.style.SUCCESS(
-                f"{verb} device {device.name} ({device.backend}, host {device.host})"
+                f"{verb} device {device.name} ({device.backend}, host {device.host}{ports})"
             )
         )

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('posting', '0002_operator_groups'),
+        ('posting', '0003_attempt_logcat'),
     ]
 
     operations = [
