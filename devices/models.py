@@ -1,14 +1,14 @@
 """A phone (or emulator) and its health. Knows nothing of jobs."""
 
-import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from devices.backends.simulator_config import validate_capabilities
 from devices.ports import PORT_CAPABILITIES, first_free, pinned_port, ports_in_use
 
 # How often a registration retries after a concurrent one took the port it picked.
@@ -45,9 +45,6 @@ class DeviceQuerySet(models.QuerySet):
             health=DeviceHealth.QUARANTINED, quarantined_until__gt=now
         )
 
-    def without_live_runner(self, now: datetime) -> "DeviceQuerySet":
-        return self.filter(Q(runner_expires_at__isnull=True) | Q(runner_expires_at__lte=now))
-
 
 class Device(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -77,13 +74,6 @@ class Device(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     health_detail = models.CharField(max_length=500, blank=True)
     last_probed_at = models.DateTimeField(null=True, blank=True)
-
-    # The device lease: at most one device task drives the device at a time.
-    runner_token = models.UUIDField(null=True, blank=True, editable=False)
-    runner_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # When a device task was last enqueued and not yet started: keeps wake-ups from piling
-    # tasks onto the broker while one is already waiting for a worker.
-    woken_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Local ports of parallel UiAutomator2 sessions on the host (see devices/ports.py):
     # assigned at registration, kept on edits, pinned through the capabilities.
@@ -146,8 +136,6 @@ class Device(models.Model):
 
     def clean(self) -> None:
         if self.backend == DeviceBackendName.SIMULATOR:
-            from devices.backends.simulator import validate_capabilities
-
             problems = validate_capabilities(self.capabilities)
             if problems:
                 raise ValidationError({"capabilities": problems})
@@ -247,48 +235,6 @@ class Device(models.Model):
 
     # --- the device lease ------------------------------------------------------------------
 
-    def acquire_runner_lease(self, now: datetime, seconds: float) -> uuid.UUID | None:
-        """Take the device lease if nobody holds a live one; the row count decides."""
-        token = uuid.uuid4()
-        won = (
-            Device.objects.filter(pk=self.pk)
-            .without_live_runner(now)
-            .update(
-                runner_token=token,
-                runner_expires_at=now + timedelta(seconds=seconds),
-                woken_at=None,
-            )
-        )
-        return token if won == 1 else None
-
-    def claim_wake(self, now: datetime, debounce_seconds: float) -> bool:
-        """Record a wake-up unless a task is already on its way; True if one should be sent."""
-        return (
-            Device.objects.filter(pk=self.pk)
-            .without_live_runner(now)
-            .filter(
-                Q(woken_at__isnull=True) | Q(woken_at__lt=now - timedelta(seconds=debounce_seconds))
-            )
-            .update(woken_at=now)
-            == 1
-        )
-
-    def extend_runner_lease(self, token: uuid.UUID, now: datetime, seconds: float) -> bool:
-        return (
-            Device.objects.filter(pk=self.pk, runner_token=token).update(
-                runner_expires_at=now + timedelta(seconds=seconds)
-            )
-            == 1
-        )
-
-    def release_runner_lease(self, token: uuid.UUID) -> bool:
-        return (
-            Device.objects.filter(pk=self.pk, runner_token=token).update(
-                runner_token=None, runner_expires_at=None
-            )
-            == 1
-        )
-
     # --- health ----------------------------------------------------------------------------
 
     def record_healthy(self, now: datetime) -> None:
@@ -371,31 +317,6 @@ class Device(models.Model):
         )
         self.refresh_from_db(fields=["health", "quarantined_until", "failure_streak"])
         return released == 1
-
-
-def probe_device(device: Device, now: datetime) -> bool:
-    """Ask the backend whether the device is ready; a pass ends a quarantine early."""
-    from devices.backends import get_backend
-
-    backend = get_backend(device)
-    try:
-        report = backend.probe()
-    except Exception as exc:  # an unreachable device or server is a failed probe, not a crash
-        report_ok, detail = False, f"{type(exc).__name__}: {exc}"
-    else:
-        report_ok, detail = report.ok, report.detail
-    finally:
-        backend.close()
-    Device.objects.filter(pk=device.pk).update(last_probed_at=now)
-    if report_ok:
-        device.record_healthy(now)
-        Device.objects.filter(pk=device.pk).update(health_detail=detail[:500])
-    elif device.health != DeviceHealth.QUARANTINED:
-        Device.objects.filter(pk=device.pk).update(
-            health=DeviceHealth.OFFLINE, health_detail=detail[:500]
-        )
-    device.refresh_from_db()
-    return report_ok
 
 
 class PublishRecord(models.Model):

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task, result
 
-from devices.models import Device, probe_device
+from devices.models import Device
+from devices.probe import probe_device
 from posting.models import ClusterHeartbeat
 
 FILES_PER_TASK = 5000

@@ -20,7 +20,7 @@ from django.utils import timezone
 from devices.models import Device
 from posting.claiming import claim_next_job, next_due_at
 from posting.execution import run_attempt
-from posting.models import ClusterHeartbeat
+from posting.models import ClusterHeartbeat, DeviceQueue
 from posting.outcomes import finish_passes, settle_report
 from posting.wakeups import wake_device
 
@@ -62,7 +62,9 @@ class DeviceRunner:
     def run(self) -> RunSummary:
         """Drive the device until its work runs out or the budget is spent."""
         summary = RunSummary(self.device.name, started=False)
-        self.token = self.device.acquire_runner_lease(timezone.now(), settings.LEASE_SECONDS)
+        self.token = DeviceQueue.acquire_runner_lease(
+            self.device.pk, timezone.now(), settings.LEASE_SECONDS
+        )
         self._lease_extended_at = time.monotonic()
         if self.token is None:
             return summary
@@ -82,7 +84,7 @@ class DeviceRunner:
     def _hand_over(self) -> None:
         """Release the device lease and look once more for work due soon."""
         try:
-            self.device.release_runner_lease(self.token)
+            DeviceQueue.release_runner_lease(self.device.pk, self.token)
             # A wake-up that arrived while we held the lease was dropped: look once more.
             due = next_due_at(self.device, timezone.now())
             if due is not None and (due - timezone.now()).total_seconds() <= self.idle_wait:
@@ -137,8 +139,8 @@ class DeviceRunner:
         """Extend the device lease once a third of it has passed (not on every job)."""
         if time.monotonic() < self._lease_extended_at + settings.LEASE_SECONDS / 3:
             return True
-        extended = self.device.extend_runner_lease(
-            self.token, now or timezone.now(), settings.LEASE_SECONDS
+        extended = DeviceQueue.extend_runner_lease(
+            self.device.pk, self.token, now or timezone.now(), settings.LEASE_SECONDS
         )
         self._lease_extended_at = time.monotonic()
         return extended

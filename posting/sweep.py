@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 
 from devices.models import Device, DeviceHealth
 from posting.claiming import next_due_at
-from posting.models import Attempt
+from posting.models import Attempt, without_live_runner
 from posting.outcomes import finish_passes, settle_lost_attempt
 from posting.wakeups import wake_device
 
@@ -123,7 +123,7 @@ def recover_lost_attempts(host: str | None, now: datetime) -> int:
 
 
 def wake_idle_devices(host: str | None, now: datetime) -> int:
-    devices = Device.objects.available(now).without_live_runner(now)
+    devices = without_live_runner(Device.objects.available(now), now)
     if host is not None:
         devices = devices.filter(host=host)
 

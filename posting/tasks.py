@@ -24,7 +24,7 @@ def probe_device_task(device_pk: int) -> str:
     """Probe one device from its own host (where adb sees the phone)."""
     from django.utils import timezone
 
-    from devices.models import probe_device
+    from devices.probe import probe_device
 
     device = Device.objects.filter(pk=device_pk).first()
     if device is None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from devices.models import Device
+from posting.models.device_queue import DeviceQueue
 
 logger = logging.getLogger("posting.wakeups")
 
@@ -38,7 +39,7 @@ def _wake_now(ids: set[int]) -> int:
 def wake_device(device: Device, *, now=None) -> bool:
     """Enqueue the device's task unless it runs or one is already waiting for a worker."""
     now = now or timezone.now()
-    if not device.claim_wake(now, settings.WAKE_DEBOUNCE_SECONDS):
+    if not DeviceQueue.claim_wake(device.pk, now, settings.WAKE_DEBOUNCE_SECONDS):
         return False
     async_task(DEVICE_TASK, device.pk, cluster=device.host, group=f"device-{device.pk}")
     logger.debug("Woke device %s on cluster %s", device.name, device.host)

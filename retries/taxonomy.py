@@ -56,6 +56,12 @@ CATEGORY_OF_TYPE: dict[str, str] = {
     ErrorType.UNVERIFIED_PUBLISH: ErrorCategory.UNKNOWN,
 }
 
+
+def types_of(category: str) -> list[ErrorType]:
+    """The taxonomy's types of one category, in the taxonomy's order."""
+    return [t for t in ErrorType if t and CATEGORY_OF_TYPE.get(t) == category]
+
+
 # Account failures that hold the account until an operator releases it.
 OPERATOR_HOLD_TYPES = frozenset({ErrorType.SUSPENDED, ErrorType.CAPTCHA, ErrorType.LOGGEDOUT})
 # Account failures that hold the account until the platform's cooldown ends.

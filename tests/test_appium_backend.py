@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from devices.backends import PostRequest
 from devices.backends.appium import AppiumBackend
-from devices.models import probe_device
+from devices.probe import probe_device
 from posting.execution import run_attempt
 from posting.models import AccountStatus, JobStatus
 from posting.outcomes import settle_report

@@ -3,7 +3,8 @@
 import pytest
 
 from devices.backends import PostRequest, PrePostVerificationError
-from devices.backends.simulator import SimulatorBackend, validate_capabilities
+from devices.backends.simulator import SimulatorBackend
+from devices.backends.simulator_config import validate_capabilities
 from devices.models import PublishRecord
 from tests.factories import make_device
 

@@ -8,7 +8,7 @@ from django_q.models import OrmQ
 
 from posting.csv_import import import_jobs
 from posting.lifecycle import requeue_as_new_pass
-from posting.models import AccountStatus, JobStatus
+from posting.models import AccountStatus, DeviceQueue, JobStatus
 from posting.wakeups import wake_device, wake_devices
 from tests.factories import make_account, make_device, make_job
 
@@ -41,7 +41,7 @@ def test_a_device_with_a_waiting_task_is_not_woken_again(clock):
 
 def test_a_device_whose_runner_is_live_is_not_woken():
     device = make_device()
-    device.acquire_runner_lease(timezone.now(), 30)
+    DeviceQueue.acquire_runner_lease(device.pk, timezone.now(), 30)
     assert not wake_device(device)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from django.conf import settings
 
 from devices.backends.placeholders import xpath_problems
-from retries.taxonomy import CATEGORY_OF_TYPE, ErrorCategory
+from retries.taxonomy import ErrorCategory, types_of
 
 LOCATOR_STRATEGIES = {"id", "accessibility id", "xpath", "class name"}
 ACTIONS = {
@@ -53,9 +53,7 @@ LOOKING_ACTIONS = {"tap", "wait_for", "read_text", "exists", "activate_app", "ba
 CLEANUP_ACTIONS = {"delete_file", "tap", "wait_for", "back", "activate_app"}
 OPTIONAL_FIELDS = {"timeout", "attribute", "accept", "name"}
 # A detector recognises an account state on screen: the taxonomy's account types.
-DETECTOR_TYPES = frozenset(
-    str(t) for t, category in CATEGORY_OF_TYPE.items() if category == ErrorCategory.ACCOUNT
-)
+DETECTOR_TYPES = frozenset(str(t) for t in types_of(ErrorCategory.ACCOUNT))
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 300.0
 

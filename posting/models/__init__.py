@@ -9,6 +9,7 @@ from posting.models.choices import (
 )
 from posting.models.cluster import ClusterHeartbeat
 from posting.models.control import FleetControl
+from posting.models.device_queue import DeviceQueue, without_live_runner
 from posting.models.job import InvalidTransition, Job, Pass
 from posting.models.pass_history import EntryReason, PassEntry
 
@@ -19,6 +20,7 @@ __all__ = [
     "AttemptCancelled",
     "AttemptOutcome",
     "ClusterHeartbeat",
+    "DeviceQueue",
     "EntryReason",
     "ErrorCategory",
     "ErrorType",
@@ -29,4 +31,5 @@ __all__ = [
     "LeaseLost",
     "Pass",
     "PassEntry",
+    "without_live_runner",
 ]

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from retries.taxonomy import ErrorCategory, ErrorType
+from retries.taxonomy import ErrorCategory, ErrorType, types_of
 
 __all__ = ["AccountStatus", "AttemptOutcome", "ErrorCategory", "ErrorType", "JobStatus"]
 
@@ -29,18 +29,13 @@ class AttemptOutcome(models.TextChoices):
     LOST = "lost", "Lost"
 
 
-class AccountStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    CAPTCHA = "captcha", "Captcha"
-    LOGGEDOUT = "loggedout", "Logged out"
-    RATE_LIMITED = "rate_limited", "Rate limited"
-
+# An account is active, or held by one of the taxonomy's account failure types (its status is
+# that type's value): adding an account type to retries/taxonomy.py adds the status.
+AccountStatus = models.TextChoices(
+    "AccountStatus",
+    [("ACTIVE", ("active", "Active"))]
+    + [(t.name, (t.value, t.label)) for t in types_of(ErrorCategory.ACCOUNT)],
+)
 
 # The account status an account failure of each type puts the account in.
-HOLD_STATUS_OF_TYPE = {
-    ErrorType.SUSPENDED: AccountStatus.SUSPENDED,
-    ErrorType.CAPTCHA: AccountStatus.CAPTCHA,
-    ErrorType.LOGGEDOUT: AccountStatus.LOGGEDOUT,
-    ErrorType.RATE_LIMITED: AccountStatus.RATE_LIMITED,
-}
+HOLD_STATUS_OF_TYPE = {t: AccountStatus(t.value) for t in types_of(ErrorCategory.ACCOUNT)}

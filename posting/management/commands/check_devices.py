@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from devices.models import Device, probe_device
+from devices.models import Device
+from devices.probe import probe_device
 from posting.host_tasks import probe_devices
 
 
