@@ -6,9 +6,11 @@ from posting.models.choices import (
     ErrorCategory,
     ErrorType,
     JobStatus,
+    PauseScope,
+    Platform,
 )
 from posting.models.cluster import ClusterHeartbeat
-from posting.models.control import FleetControl
+from posting.models.control import FleetControl, PauseSwitch
 from posting.models.job import InvalidTransition, Job, Pass
 
 __all__ = [
@@ -26,4 +28,7 @@ __all__ = [
     "JobStatus",
     "LeaseLost",
     "Pass",
+    "PauseScope",
+    "PauseSwitch",
+    "Platform",
 ]

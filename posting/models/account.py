@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from posting.models.choices import AccountStatus
+from posting.models.choices import AccountStatus, Platform
 
 
 def validate_timezone(value: str) -> None:
@@ -28,7 +28,7 @@ class AccountQuerySet(models.QuerySet):
 
 class Account(models.Model):
     handle = models.CharField(max_length=200, unique=True)
-    platform = models.CharField(max_length=50, default="tiktok")
+    platform = models.CharField(max_length=50, choices=Platform.choices, default=Platform.TIKTOK)
     device = models.ForeignKey(
         "devices.Device",
         null=True,
@@ -67,6 +67,11 @@ class Account(models.Model):
             models.Index(fields=["device", "status"], name="posting_account_device_status"),
             # admin filter on status
             models.Index(fields=["status"], name="posting_account_status"),
+            # the circuit breaker: accounts of one platform held since a moment
+            # (posting.breaker.recent_holds); admin filter on platform
+            models.Index(
+                fields=["platform", "status", "held_at"], name="posting_account_plat_held"
+            ),
         ]
 
     def __str__(self) -> str:

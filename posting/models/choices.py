@@ -4,7 +4,15 @@ from django.db import models
 
 from retries.taxonomy import ErrorCategory, ErrorType
 
-__all__ = ["AccountStatus", "AttemptOutcome", "ErrorCategory", "ErrorType", "JobStatus"]
+__all__ = [
+    "AccountStatus",
+    "AttemptOutcome",
+    "ErrorCategory",
+    "ErrorType",
+    "JobStatus",
+    "PauseScope",
+    "Platform",
+]
 
 
 class JobStatus(models.TextChoices):
@@ -44,3 +52,22 @@ HOLD_STATUS_OF_TYPE = {
     ErrorType.LOGGEDOUT: AccountStatus.LOGGEDOUT,
     ErrorType.RATE_LIMITED: AccountStatus.RATE_LIMITED,
 }
+
+
+# Holds that mean the platform is pushing back on the account itself; the circuit breaker
+# counts them together. Rate limits are softer (a cooldown, no ban) and counted on their own.
+ACCOUNT_REASON_HOLDS = frozenset(
+    {AccountStatus.SUSPENDED, AccountStatus.CAPTCHA, AccountStatus.LOGGEDOUT}
+)
+RATE_LIMIT_HOLDS = frozenset({AccountStatus.RATE_LIMITED})
+
+
+class Platform(models.TextChoices):
+    TIKTOK = "tiktok", "TikTok"
+    INSTAGRAM = "instagram", "Instagram"
+    YOUTUBE = "youtube", "YouTube"
+
+
+class PauseScope(models.TextChoices):
+    PLATFORM = "platform", "Platform"
+    HOST = "host", "Host"
