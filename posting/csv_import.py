@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from devices.models import Device
 from posting.csv_format import KNOWN_COLUMNS, REQUIRED_COLUMNS, unescape_cell
 from posting.host_tasks import missing_files
-from posting.models import Account, ErrorCategory, ErrorType, Job, JobStatus, Pass
+from posting.models import Account, ErrorCategory, ErrorType, Job, JobStatus, Pass, Platform
 from posting.wakeups import wake_devices
 from retries.classification import classify_message
 from retries.taxonomy import category_of, is_known_pair
@@ -91,6 +91,7 @@ class Row:
     state: dict[str, object]
     account: str
     device: str
+    platform: str = ""  # empty: the column was not given (new accounts get tiktok)
 
 
 def import_jobs(
@@ -182,6 +183,7 @@ class JobImporter:
     def validate(self) -> None:
         seen: dict[str, int] = {}
         account_devices: dict[str, tuple[str, int]] = {}
+        account_platforms: dict[str, tuple[str, int]] = {}
         for batch in _batched(self._counted(self.rows()), BATCH):
             rows = [r for r in batch if isinstance(r, Row)]
             for problem in (r for r in batch if isinstance(r, Problem)):
@@ -194,6 +196,7 @@ class JobImporter:
                     )
                 seen.setdefault(job_id, row.line)
                 self._check_account_device(row, account_devices)
+                self._check_account_platform(row, account_platforms)
             self._check_against_database(rows)
         self._check_files()
         self.summary.rows = len(seen)
@@ -226,6 +229,19 @@ class JobImporter:
                 )
             )
 
+    def _check_account_platform(self, row: Row, account_platforms: dict) -> None:
+        if not row.platform:
+            return
+        first = account_platforms.setdefault(row.account, (row.platform, row.line))
+        if first[0] != row.platform:
+            self._report(
+                Problem(
+                    row.line,
+                    "platform",
+                    f"account {row.account!r} is given platform {first[0]!r} on line {first[1]}",
+                )
+            )
+
     def _check_against_database(self, rows: list[Row]) -> None:
         existing = self._existing_jobs(rows)
         accounts = self._existing_accounts(rows)
@@ -245,6 +261,15 @@ class JobImporter:
                         "device",
                         f"account {row.account!r} is bound to device {bound!r}; rebinding is an "
                         "operator action in the admin",
+                    )
+                )
+            if row.platform and account and account.platform != row.platform:
+                self._report(
+                    Problem(
+                        row.line,
+                        "platform",
+                        f"account {row.account!r} is on {account.platform!r}; an account does not "
+                        "change platform",
                     )
                 )
             job = existing.get(row.values["job_id"])
@@ -359,8 +384,13 @@ class JobImporter:
     def _accounts_for(self, rows: list[Row]) -> dict[str, Account]:
         accounts = self._existing_accounts(rows)
         wanted = {r.account: r.device for r in rows}
+        platforms = {r.account: r.platform for r in rows if r.platform}
         new = [
-            Account(handle=h, device=self.devices.get(d))
+            Account(
+                handle=h,
+                device=self.devices.get(d),
+                platform=platforms.get(h, Platform.TIKTOK),
+            )
             for h, d in wanted.items()
             if h not in accounts
         ]
@@ -434,7 +464,13 @@ class RowParser:
         if device and device not in self.importer.devices:
             self.problem("device", f"no device named {device!r} (register it first)")
         state = self.state() if "status" in self.raw else {}
-        return Row(self.line, values, state, account, device)
+        return Row(self.line, values, state, account, device, self.platform())
+
+    def platform(self) -> str:
+        value = self.text("platform").lower()
+        if value and value not in Platform.values:
+            self.problem("platform", f"{value!r} is not one of {', '.join(Platform.values)}")
+        return value
 
     def video_path(self) -> str:
         value = self.text("video_path", required=True, max_length=1000)
