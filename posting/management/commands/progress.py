@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from posting.progress import progress_counts
+from posting.progress import describe_pause, progress_counts
 
 
 class Command(BaseCommand):
@@ -21,5 +21,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Pass {number}: {entry['total']} jobs ({statuses})")
             for key, n in sorted(entry["failures"].items()):
                 self.stdout.write(f"    {key}: {n}")
+        if counts["fleet_paused"]:
+            self.stdout.write(self.style.WARNING("The fleet is paused: no new attempts start"))
+        for pause in counts["pauses"]:
+            self.stdout.write(self.style.WARNING(f"Paused: {describe_pause(pause)}"))
+            if pause["accounts"]:
+                self.stdout.write(f"    accounts: {', '.join(pause['accounts'])}")
         totals = ", ".join(f"{s} {n}" for s, n in sorted(counts["by_status"].items()))
         self.stdout.write(self.style.SUCCESS(f"{counts['total']} jobs: {totals or 'none'}"))
