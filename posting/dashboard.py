@@ -20,6 +20,7 @@ from posting.models import (
     JobStatus,
     Pass,
 )
+from posting.progress import active_pauses, describe_pause
 
 RECENT_PASSES = 5
 THROUGHPUT_HOURS = 12
@@ -40,9 +41,23 @@ SEGMENTS = [
 def dashboard_data(now: datetime) -> dict:
     passes = pass_progress()
     current = max(passes, key=lambda p: p["number"]) if passes else None
+    pauses = [{**p, "text": describe_pause(p)} for p in active_pauses()]
     return {
         "now": now.isoformat(),
         "paused": FleetControl.is_paused(),
+        # Paused platforms and hosts; a breaker trip also goes under "needs attention".
+        "pauses": pauses,
+        "needs_attention": [
+            {
+                "kind": "breaker",
+                "text": f"Platform {p['name']} paused by the circuit breaker: {p['reason']}",
+                "accounts": p["accounts"],
+                "since": p["paused_at"],
+                "link": reverse("admin:posting_pauseswitch_changelist") + "?by_breaker__exact=1",
+            }
+            for p in pauses
+            if p["by_breaker"]
+        ],
         "passes": passes,
         "current_pass": current["number"] if current else None,
         "eta_minutes": eta_minutes(current, now) if current else None,

@@ -2,12 +2,14 @@
 
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import OuterRef
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from devices.models import Device, DeviceHealth
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import badge
+from posting.claiming import host_paused
 from posting.fleet_state import cluster_alive, with_live_state
 from posting.holds import release_device
 from posting.wakeups import wake_devices
@@ -23,7 +25,7 @@ HEALTH_COLOURS = {
 class DeviceAdmin(GuardedActionsAdmin):
     list_display = [
         "name",
-        "host",
+        "host_state",
         "cluster_is_alive",
         "backend",
         "enabled",
@@ -59,7 +61,12 @@ class DeviceAdmin(GuardedActionsAdmin):
     ]
 
     def get_queryset(self, request):
-        return with_live_state(super().get_queryset(request))
+        queryset = with_live_state(super().get_queryset(request))
+        return queryset.annotate(host_is_paused=host_paused(OuterRef("host")))
+
+    @admin.display(description="host", ordering="host")
+    def host_state(self, device: Device) -> str:
+        return f"{device.host} (paused)" if device.host_is_paused else device.host
 
     def has_manage_permission(self, request) -> bool:
         return request.user.has_perm("devices.manage_devices")
