@@ -203,3 +203,24 @@ def test_an_admin_hold_counts_when_an_attempt_evaluates_the_breaker(settings, no
     assert not PauseSwitch.objects.paused().exists()  # an operator's hold trips nothing itself
     hold_by_attempt(second)
     assert PauseSwitch.objects.get(name=Platform.INSTAGRAM).accounts == ["@ig0", "@ig1"]
+
+
+def test_a_captcha_after_a_rate_limit_cooldown_holds_the_account_and_counts(
+    settings, clock, notified
+):
+    settings.PLATFORM_BREAKER_HOLDS, settings.RATE_LIMIT_COOLDOWN_MINUTES = 2, 10
+    first, second = instagram_accounts(2)
+    hold_by_attempt(first, "rate_limited")
+    clock.shift(timedelta(minutes=11))  # the cooldown ended: the account posts again
+    assert refreshed(hold_by_attempt(first, "captcha")).status == AccountStatus.CAPTCHA
+    hold_by_attempt(second, "captcha")
+    assert PauseSwitch.objects.get(name=Platform.INSTAGRAM).accounts == ["@ig0", "@ig1"]
+
+
+def test_a_rate_limit_after_its_cooldown_starts_a_new_cooldown(settings, clock, notified):
+    settings.RATE_LIMIT_COOLDOWN_MINUTES = 10
+    account = instagram_accounts(1)[0]
+    hold_by_attempt(account, "rate_limited")
+    clock.shift(timedelta(minutes=11))
+    account = hold_by_attempt(account, "rate_limited")
+    assert account.held_until > timezone.now() + timedelta(minutes=9)

@@ -132,11 +132,15 @@ class Account(models.Model):
         return self.status != AccountStatus.ACTIVE
 
     def hold(self, status: str, reason: str, now: datetime, until: datetime | None = None) -> bool:
-        """Hold the account. An account already held keeps its first reason."""
+        """Hold the account. An account already held keeps its first reason; one whose
+        rate-limit cooldown has ended posts again, so a new failure holds it anew (else a
+        captcha after a cooldown would leave it posting into the captcha)."""
         if status == AccountStatus.ACTIVE:
             raise ValueError("hold() needs a held status; use release() to reactivate")
-        held = Account.objects.filter(pk=self.pk, status=AccountStatus.ACTIVE).update(
-            status=status, held_at=now, held_reason=reason[:500], held_until=until
+        held = (
+            Account.objects.filter(pk=self.pk)
+            .postable(now)
+            .update(status=status, held_at=now, held_reason=reason[:500], held_until=until)
         )
         self.refresh_from_db(fields=["status", "held_at", "held_reason", "held_until"])
         return held == 1
