@@ -52,8 +52,7 @@ def evaluate_after_hold(account: Account, now: datetime) -> bool:
     else:
         return False
     platform = account.platform
-    PauseSwitch.ensure(PauseScope.PLATFORM, [platform])
-    switch = PauseSwitch.objects.platforms().get(name=platform).lock_for_update()
+    switch = PauseSwitch.locked(PauseScope.PLATFORM, platform)
     if switch.paused:
         return False  # paused already (by an operator or an earlier trip): nothing to trip
     handles = recent_holds(platform, kinds, since=window_start(switch, now))

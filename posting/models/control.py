@@ -159,10 +159,13 @@ class PauseSwitch(models.Model):
     def is_paused(cls, scope: str, name: str) -> bool:
         return cls.objects.filter(scope=scope, name=name, paused=True).exists()
 
-    def lock_for_update(self) -> "PauseSwitch":
-        """This switch, re-read under a row lock in the caller's transaction (PostgreSQL);
-        SQLite's IMMEDIATE transaction already serialises writers."""
-        rows = PauseSwitch.objects.filter(pk=self.pk)
+    @classmethod
+    def locked(cls, scope: str, name: str) -> "PauseSwitch":
+        """The switch (created if missing), read under a row lock held until the caller's
+        transaction ends (PostgreSQL); SQLite's IMMEDIATE transaction already serialises
+        writers."""
+        cls.ensure(scope, [name])
+        rows = cls.objects.filter(scope=scope, name=name)
         if connection.features.has_select_for_update:
             rows = rows.select_for_update()
         return rows.get()
