@@ -19,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from posting.models import Account, PauseScope, PauseSwitch
@@ -34,9 +34,28 @@ RECORDED_ACCOUNTS = 50
 
 def evaluate_after_hold(account: Account, now: datetime) -> bool:
     """Call in the transaction that has just held `account`. True if this call tripped the
-    breaker (the platform is now paused; operators are notified after commit)."""
+    breaker (the platform is now paused; operators are notified after commit).
+
+    A database error here is logged and rolled back to a savepoint, not raised: the hold is
+    the fact that must not be lost (else the job would be retried into the same wall), and the
+    next hold of the platform counts every hold in the window again.
+    """
     if not settings.PLATFORM_BREAKER:
         return False
+    try:
+        with transaction.atomic():
+            return _evaluate(account, now)
+    except DatabaseError:
+        logger.exception(
+            "The circuit breaker of %s could not be evaluated after holding %s; "
+            "the next hold evaluates it again",
+            account.platform,
+            account.handle,
+        )
+        return False
+
+
+def _evaluate(account: Account, now: datetime) -> bool:
     if account.status in RATE_LIMIT_HOLDS:
         kinds, threshold, what = (
             RATE_LIMIT_HOLDS,

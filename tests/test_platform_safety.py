@@ -224,3 +224,24 @@ def test_a_rate_limit_after_its_cooldown_starts_a_new_cooldown(settings, clock, 
     clock.shift(timedelta(minutes=11))
     account = hold_by_attempt(account, "rate_limited")
     assert account.held_until > timezone.now() + timedelta(minutes=9)
+
+
+def test_a_breaker_that_cannot_count_keeps_the_hold_and_the_next_hold_trips_it(
+    settings, monkeypatch, notified
+):
+    from django.db import DatabaseError
+
+    settings.PLATFORM_BREAKER_HOLDS = 2
+    first, second, third = instagram_accounts(3)
+    hold_by_attempt(first)
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("database is locked")
+
+    real = breaker.recent_holds
+    monkeypatch.setattr(breaker, "recent_holds", broken)
+    assert refreshed(hold_by_attempt(second)).status == AccountStatus.CAPTCHA
+    assert not PauseSwitch.objects.paused().exists()
+    monkeypatch.setattr(breaker, "recent_holds", real)
+    hold_by_attempt(third)
+    assert PauseSwitch.objects.get(name=Platform.INSTAGRAM).accounts == ["@ig0", "@ig1", "@ig2"]
