@@ -20,7 +20,7 @@ from posting.models import (
     JobStatus,
     Pass,
 )
-from posting.progress import active_pauses, describe_pause
+from posting.progress import active_pauses
 
 RECENT_PASSES = 5
 THROUGHPUT_HOURS = 12
@@ -41,7 +41,7 @@ SEGMENTS = [
 def dashboard_data(now: datetime) -> dict:
     passes = pass_progress()
     current = max(passes, key=lambda p: p["number"]) if passes else None
-    pauses = [{**p, "text": describe_pause(p)} for p in active_pauses()]
+    pauses = active_pauses()
     return {
         "now": now.isoformat(),
         "paused": FleetControl.is_paused(),
@@ -50,7 +50,7 @@ def dashboard_data(now: datetime) -> dict:
         "needs_attention": [
             {
                 "kind": "breaker",
-                "text": f"Platform {p['name']} paused by the circuit breaker: {p['reason']}",
+                "text": f"Platform {p['name']} paused by the {p['reason']}",
                 "accounts": p["accounts"],
                 "since": p["paused_at"],
                 "link": reverse("admin:posting_pauseswitch_changelist") + "?by_breaker__exact=1",

@@ -1,6 +1,7 @@
 """Counts of the run: by pass, status, category and type; and what is paused."""
 
 from django.db.models import Count
+from django.utils import timezone
 
 from posting.models import FleetControl, Job, PauseSwitch
 
@@ -42,13 +43,18 @@ def active_pauses() -> list[dict]:
             "by_breaker": s.by_breaker,
             "reason": s.reason,
             "accounts": s.accounts,
+            "text": describe_pause(s),
         }
         for s in switches
     ]
 
 
-def describe_pause(pause: dict) -> str:
-    """One line: 'platform instagram paused by the circuit breaker at ...: reason'."""
-    who = "the circuit breaker" if pause["by_breaker"] else (pause["paused_by"] or "an operator")
-    line = f"{pause['scope']} {pause['name']} paused by {who} at {pause['paused_at']}"
-    return f"{line}: {pause['reason']}" if pause["reason"] else line
+def describe_pause(switch: PauseSwitch) -> str:
+    """One line: 'platform instagram paused at 2026-11-28 14:03 UTC by the circuit breaker:
+    ...' or '... by olga: app update'."""
+    when = timezone.localtime(switch.paused_at).strftime("%Y-%m-%d %H:%M %Z")
+    line = f"{switch} paused at {when}"
+    if switch.by_breaker:
+        return f"{line} by the {switch.reason}"  # the reason starts with "circuit breaker: "
+    who = switch.paused_by.get_username() if switch.paused_by else "an operator"
+    return f"{line} by {who}: {switch.reason}" if switch.reason else f"{line} by {who}"

@@ -138,7 +138,7 @@ def test_progress_says_what_is_paused_by_whom_and_why(admin_user):
     pause(PauseScope.HOST, "rack-a", now=timezone.now(), user=admin_user, reason="hub swap")
     out = StringIO()
     call_command("progress", stdout=out)
-    assert "Paused: host rack-a paused by admin at " in out.getvalue()
+    assert "Paused: host rack-a paused at 2026-11-28 12:00 UTC by admin: hub swap" in out.getvalue()
     assert out.getvalue().rstrip().endswith("0 jobs: none")
     out = StringIO()
     call_command("progress", "--json", stdout=out)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from posting.progress import describe_pause, progress_counts
+from posting.progress import progress_counts
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if counts["fleet_paused"]:
             self.stdout.write(self.style.WARNING("The fleet is paused: no new attempts start"))
         for pause in counts["pauses"]:
-            self.stdout.write(self.style.WARNING(f"Paused: {describe_pause(pause)}"))
+            self.stdout.write(self.style.WARNING(f"Paused: {pause['text']}"))
             if pause["accounts"]:
                 self.stdout.write(f"    accounts: {', '.join(pause['accounts'])}")
         totals = ", ".join(f"{s} {n}" for s, n in sorted(counts["by_status"].items()))
