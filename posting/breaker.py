@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Q
 
 from posting.models import Account, PauseScope, PauseSwitch
 from posting.models.choices import ACCOUNT_REASON_HOLDS, RATE_LIMIT_HOLDS
@@ -109,7 +108,7 @@ def recent_holds(platform: str, kinds, *, since: datetime) -> list[str]:
     """Handles of the platform's accounts held (for one of `kinds`) since the moment, oldest
     hold first. Served by the account index on (platform, status, held_at)."""
     return list(
-        Account.objects.filter(Q(held_at__gt=since), platform=platform, status__in=kinds)
+        Account.objects.filter(platform=platform, status__in=kinds, held_at__gt=since)
         .order_by("held_at", "pk")
         .values_list("handle", flat=True)
     )

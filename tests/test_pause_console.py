@@ -193,3 +193,11 @@ def test_pages_with_pauses_run_the_same_number_of_queries_at_10_and_1000_rows(ad
     populate(990)
     queries()
     assert queries() == small
+
+
+def test_the_job_page_says_why_it_waits(admin_client):
+    device = make_device("phone-1", host="rack-a")
+    job = make_job("IG-1", account=make_account(device=device, platform=Platform.INSTAGRAM))
+    pause(PauseScope.PLATFORM, Platform.INSTAGRAM, now=timezone.now(), reason="r")
+    page = admin_client.get(f"/admin/posting/job/{job.pk}/change/").content.decode()
+    assert "platform instagram paused" in page

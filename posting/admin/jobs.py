@@ -20,6 +20,7 @@ STATE_FIELDS = [
     "job_id",
     "account",
     "status",
+    "waiting_because",
     "pass_number",
     "device",
     "attempts",
