@@ -177,6 +177,15 @@ QUARANTINE_AFTER = env_int("QUARANTINE_AFTER", 3, minimum=1)
 QUARANTINE_MINUTES = env_float("QUARANTINE_MINUTES", 10.0, minimum=0)
 QUARANTINE_MAX_MINUTES = env_float("QUARANTINE_MAX_MINUTES", 240.0, minimum=0)
 
+# The platform circuit breaker (posting/breaker.py): when this many distinct accounts of one
+# platform are held for account reasons (captcha, suspended, logged out) within the window, the
+# platform is paused until an operator resumes it. Rate limits count apart, with their own
+# threshold (a cooldown, not a ban). README "The platform circuit breaker" gives the reasoning.
+PLATFORM_BREAKER = env_bool("PLATFORM_BREAKER", True)
+PLATFORM_BREAKER_HOLDS = env_int("PLATFORM_BREAKER_HOLDS", 3, minimum=1)
+PLATFORM_BREAKER_RATE_LIMITS = env_int("PLATFORM_BREAKER_RATE_LIMITS", 5, minimum=1)
+PLATFORM_BREAKER_MINUTES = env_float("PLATFORM_BREAKER_MINUTES", 30.0, minimum=0.1)
+
 # An attempt that failed after the publishing checkpoint and cannot be verified goes to
 # needs_review. True retries it instead (at-least-once: a post may appear twice).
 PUBLISH_AT_LEAST_ONCE = env_bool("PUBLISH_AT_LEAST_ONCE", False)

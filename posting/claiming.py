@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, Min, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from devices.models import Device
@@ -19,26 +19,52 @@ from posting.models import (
     InvalidTransition,
     Job,
     JobStatus,
+    PauseSwitch,
 )
 
 
 def device_may_start(device: Device, now: datetime) -> bool:
-    """Enabled, not draining, not quarantined, and the fleet is not paused (one query)."""
+    """Enabled, not draining, not quarantined, and neither the fleet nor the device's host is
+    paused (one query)."""
     return startable_device(device, now) is not None
+
+
+def fleet_paused() -> Exists:
+    return Exists(FleetControl.objects.filter(paused=True))
+
+
+def host_paused(host) -> Exists:
+    """`host`: a name or an OuterRef to one."""
+    return Exists(PauseSwitch.objects.hosts().paused().filter(name=host))
+
+
+def platform_paused(platform) -> Exists:
+    """`platform`: a name or an OuterRef to one."""
+    return Exists(PauseSwitch.objects.platforms().paused().filter(name=platform))
 
 
 def startable_device(device: Device, now: datetime) -> Device | None:
     """The device, freshly read, if it may start an attempt now."""
-    paused = FleetControl.objects.filter(paused=True)
-    return Device.objects.available(now).filter(pk=device.pk).exclude(Exists(paused)).first()
+    return (
+        Device.objects.available(now)
+        .filter(pk=device.pk)
+        .exclude(fleet_paused())
+        .exclude(host_paused(OuterRef("host")))
+        .first()
+    )
 
 
 def postable_accounts(device: Device, now: datetime) -> list[Account]:
-    """The device's accounts that may post now: not held and outside their pacing limits.
+    """The device's accounts that may post now: not held, their platform not paused, and
+    outside their pacing limits.
 
     An account with a running job is left out by the claim itself (see `_claim`).
     """
-    accounts = Account.objects.filter(device=device).postable(now)
+    accounts = (
+        Account.objects.filter(device=device)
+        .postable(now)
+        .exclude(platform_paused(OuterRef("platform")))
+    )
     return [a for a in accounts if a.next_post_allowed_at(now) <= now]
 
 
@@ -69,9 +95,14 @@ def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
     device.lock_for_update()
     now = max(now, timezone.now())
     busy = Job.objects.filter(status=JobStatus.RUNNING).values("account_id")
+    # The pauses again, inside the claim's transaction: a pause (or a breaker trip) committed
+    # since the reads above stops this claim too, so no attempt starts after it.
     candidates = (
         Job.objects.filter(status=JobStatus.PENDING, account_id__in=account_ids)
         .exclude(account_id__in=busy)
+        .exclude(fleet_paused())
+        .exclude(host_paused(device.host))
+        .exclude(platform_paused(OuterRef("account__platform")))
         .due(now)
         .runnable_order()
     )
@@ -131,8 +162,10 @@ def next_due_at(device: Device, now: datetime) -> datetime | None:
     """When the device's next pending job becomes runnable (`now` if one is), or None."""
     if not device_may_start(device, now):
         return None
-    accounts = Account.objects.filter(device=device).filter(
-        Q(status=AccountStatus.ACTIVE) | Q(status=AccountStatus.RATE_LIMITED)
+    accounts = (
+        Account.objects.filter(device=device)
+        .filter(Q(status=AccountStatus.ACTIVE) | Q(status=AccountStatus.RATE_LIMITED))
+        .exclude(platform_paused(OuterRef("platform")))
     )
     soonest = None
     for account in accounts:

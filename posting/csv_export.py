@@ -58,6 +58,7 @@ def progress_row(job: Job) -> list[object]:
         job.scheduled_at,
         job.priority,
         job.post_url,
+        job.account.platform,
     ]
 
 

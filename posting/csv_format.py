@@ -21,7 +21,7 @@ LEGACY_COLUMNS = [
     "pass_number",
 ]
 # Newer columns follow the legacy ones in an export.
-NEWER_COLUMNS = ["device", "scheduled_at", "priority", "post_url"]
+NEWER_COLUMNS = ["device", "scheduled_at", "priority", "post_url", "platform"]
 EXPORT_COLUMNS = LEGACY_COLUMNS + NEWER_COLUMNS
 
 REQUIRED_COLUMNS = ["job_id", "account", "video_path", "caption"]

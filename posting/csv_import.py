@@ -34,7 +34,7 @@ from posting.csv_rows import Row, RowParser
 from posting.host_tasks import missing_files
 from posting.input_rules import video_root
 from posting.lifecycle import open_pass_entries
-from posting.models import Account, EntryReason, Job, JobStatus, Pass
+from posting.models import Account, EntryReason, Job, JobStatus, Pass, Platform
 from posting.wakeups import wake_devices
 
 __all__ = ["ImportRefused", "ImportSummary", "Problem", "import_jobs", "insert_jobs"]
@@ -164,6 +164,7 @@ class JobImporter:
         self._ensure_first_pass()
         seen: dict[str, int] = {}
         account_devices: dict[str, tuple[str, int]] = {}
+        account_platforms: dict[str, tuple[str, int]] = {}
         for batch in _batched(self.rows(source), BATCH):
             rows = []
             for item in batch:
@@ -179,6 +180,7 @@ class JobImporter:
                 seen[job_id] = item.line
                 rows.append(item)
                 self._check_account_device(item, account_devices)
+                self._check_account_platform(item, account_platforms)
             if self.progress is not None:
                 self.progress.update(len(rows))
             self._check_and_write(rows)
@@ -205,6 +207,19 @@ class JobImporter:
                     row.line,
                     "device",
                     f"account {row.account!r} is given device {first[0]!r} on line {first[1]}",
+                )
+            )
+
+    def _check_account_platform(self, row: Row, account_platforms: dict) -> None:
+        if not row.platform:
+            return
+        first = account_platforms.setdefault(row.account, (row.platform, row.line))
+        if first[0] != row.platform:
+            self._report(
+                Problem(
+                    row.line,
+                    "platform",
+                    f"account {row.account!r} is given platform {first[0]!r} on line {first[1]}",
                 )
             )
 
@@ -245,6 +260,15 @@ class JobImporter:
                     "device",
                     f"account {row.account!r} is bound to device {bound!r}; rebinding is an "
                     "operator action in the admin",
+                )
+            )
+        if row.platform and account and account.platform != row.platform:
+            self._report(
+                Problem(
+                    row.line,
+                    "platform",
+                    f"account {row.account!r} is on {account.platform!r}; an account does not "
+                    "change platform",
                 )
             )
 
@@ -312,8 +336,11 @@ class JobImporter:
 
     def _bind_accounts(self, rows: list[Row], accounts: dict[str, Account]) -> dict[str, Account]:
         wanted = {r.account: r.device for r in rows}
+        platforms = {r.account: r.platform for r in rows if r.platform}
         new = [
-            Account(handle=h, device=self.devices.get(d))
+            Account(
+                handle=h, device=self.devices.get(d), platform=platforms.get(h, Platform.TIKTOK)
+            )
             for h, d in wanted.items()
             if h not in accounts
         ]

@@ -16,7 +16,7 @@ from posting.input_rules import (
     moment_in_range,
     resolve_video_path,
 )
-from posting.models import ErrorCategory, ErrorType, Job, JobStatus
+from posting.models import ErrorCategory, ErrorType, Job, JobStatus, Platform
 from retries.classification import classify_message
 from retries.taxonomy import category_of, is_known_pair
 
@@ -41,6 +41,7 @@ class Row:
     state: dict[str, object]
     account: str
     device: str
+    platform: str = ""  # empty: the column was not given (new accounts get tiktok)
 
 
 class RowParser:
@@ -118,7 +119,13 @@ class RowParser:
         if device and device not in self.device_names:
             self.problem("device", f"no device named {device!r} (register it first)")
         state = self.state() if "status" in self.raw else {}
-        return Row(self.line, values, state, account, device)
+        return Row(self.line, values, state, account, device, self.platform())
+
+    def platform(self) -> str:
+        value = self.text("platform").lower()
+        if value and value not in Platform.values:
+            self.problem("platform", f"{value[:40]!r} is not one of {', '.join(Platform.values)}")
+        return value
 
     def video_path(self) -> str:
         value = self.text("video_path", required=True, max_length=1000)

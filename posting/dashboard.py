@@ -21,6 +21,7 @@ from posting.models import (
     Pass,
 )
 from posting.pass_report import pass_reports
+from posting.progress import active_pauses
 
 RECENT_PASSES = 5
 THROUGHPUT_HOURS = 12
@@ -41,9 +42,23 @@ SEGMENTS = list(SEGMENT_LABELS)
 def dashboard_data(now: datetime) -> dict:
     passes = pass_progress()
     current = max(passes, key=lambda p: p["number"]) if passes else None
+    pauses = active_pauses()
     return {
         "now": now.isoformat(),
         "paused": FleetControl.is_paused(),
+        # Paused platforms and hosts; a breaker trip also goes under "needs attention".
+        "pauses": pauses,
+        "needs_attention": [
+            {
+                "kind": "breaker",
+                "text": f"Platform {p['name']} paused by the {p['reason']}",
+                "accounts": p["accounts"],
+                "since": p["paused_at"],
+                "link": reverse("admin:posting_pauseswitch_changelist") + "?by_breaker__exact=1",
+            }
+            for p in pauses
+            if p["by_breaker"]
+        ],
         "passes": passes,
         "segment_labels": SEGMENT_LABELS,
         "current_pass": current["number"] if current else None,

@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 from devices.models import Device
+from posting.models import Platform
 
 # (outcomes by attempt, caption) for the first jobs of each device; the rest succeed.
 SHOWCASE = [
@@ -41,7 +42,9 @@ def write_demo_csv(path: Path, devices: list[Device], jobs_per_device: int) -> i
     rows = 0
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["job_id", "account", "video_path", "caption", "device", "priority"])
+        writer.writerow(
+            ["job_id", "account", "video_path", "caption", "device", "priority", "platform"]
+        )
         for d_index, device in enumerate(devices):
             script = {}
             for n in range(jobs_per_device):
@@ -49,9 +52,14 @@ def write_demo_csv(path: Path, devices: list[Device], jobs_per_device: int) -> i
                 showcased = SHOWCASE[(d_index + n) % len(SHOWCASE)] if n < 3 else None
                 account = f"@demo{d_index + 1}-" + (f"shown{n}" if showcased else "main")
                 caption = showcased[1] if showcased else f"video {n} from {device.name} 🎬"
+                # Showcased accounts spread over the platforms, so the demo's few account holds
+                # never reach the circuit breaker's threshold on one platform.
+                platform = Platform.values[(d_index + n) % 3] if showcased else Platform.TIKTOK
                 if showcased:
                     script[job_id] = showcased[0]
-                writer.writerow([job_id, account, f"demo/{n}.mp4", caption, device.name, 0])
+                writer.writerow(
+                    [job_id, account, f"demo/{n}.mp4", caption, device.name, 0, platform]
+                )
                 rows += 1
             device.capabilities = {**device.capabilities, "script": script}
             device.save(update_fields=["capabilities"])

@@ -19,6 +19,7 @@ EVENTS = {
     "watchdog",
     "needs_review",
     "pass_finished",
+    "platform_paused",
 }
 
 

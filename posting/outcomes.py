@@ -18,6 +18,7 @@ from django.utils import timezone
 from devices.backends import get_backend
 from posting import lifecycle
 from posting.attempt_watch import watched
+from posting.breaker import evaluate_after_hold
 from posting.execution import AttemptReport, PostingResult, build_request
 from posting.models import (
     AccountStatus,
@@ -162,6 +163,9 @@ def record_failure(
             now=now,
             until=decision.hold_until,
         )
+        if held:
+            # In this transaction, so concurrent holds trip the platform's breaker once.
+            evaluate_after_hold(account, now)
         quarantined = _count_toward_device(device, failure, now)
     if held:
         notify("account_held", f"Account {account.handle} held: {failure.error}")

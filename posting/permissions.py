@@ -3,7 +3,15 @@
 from django.contrib.auth.management import create_permissions
 
 VIEW_MODELS = {
-    "posting": ["job", "account", "attempt", "pass", "clusterheartbeat", "fleetcontrol"],
+    "posting": [
+        "job",
+        "account",
+        "attempt",
+        "pass",
+        "clusterheartbeat",
+        "fleetcontrol",
+        "pauseswitch",
+    ],
     "devices": ["device", "publishrecord"],
 }
 OPERATOR_PERMISSIONS = {
@@ -14,6 +22,7 @@ OPERATOR_PERMISSIONS = {
         "requeue_job",
         "review_job",
         "cancel_job",
+        "pause_scope",
     ],
     "devices": ["add_device", "change_device", "manage_devices"],
 }

@@ -70,7 +70,15 @@ def build_scenario():
 
 @pytest.fixture
 def fleet(tmp_path, backend_env):
-    fleet = Fleet(tmp_path, Q_WORKERS="6", RATE_LIMIT_COOLDOWN_MINUTES="600", **backend_env)
+    # Three accounts of one platform are held here on purpose: the breaker (tested in
+    # test_breaker_cluster) would pause the platform, so it is off for this test.
+    fleet = Fleet(
+        tmp_path,
+        Q_WORKERS="6",
+        RATE_LIMIT_COOLDOWN_MINUTES="600",
+        PLATFORM_BREAKER="false",
+        **backend_env,
+    )
     yield fleet
     fleet.stop_all()
 

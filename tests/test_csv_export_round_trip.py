@@ -33,7 +33,13 @@ def test_the_export_starts_with_the_legacy_columns_in_order():
     export_progress(Job.objects.all(), out)
     header = next(csv.reader(StringIO(out.getvalue())))
     assert header[: len(LEGACY_COLUMNS)] == LEGACY_COLUMNS
-    assert header[len(LEGACY_COLUMNS) :] == ["device", "scheduled_at", "priority", "post_url"]
+    assert header[len(LEGACY_COLUMNS) :] == [
+        "device",
+        "scheduled_at",
+        "priority",
+        "post_url",
+        "platform",
+    ]
 
 
 def test_export_then_import_into_a_fresh_database_is_lossless(tmp_path):

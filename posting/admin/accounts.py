@@ -1,12 +1,13 @@
 """Accounts: bind to a device, hold and release, and what waits on a held account."""
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q
 from django.utils import timezone
 
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import badge
 from posting.admin.filters import HeldFilter
+from posting.claiming import platform_paused
 from posting.holds import release_account
 from posting.models import Account, AccountStatus, JobStatus
 
@@ -20,7 +21,7 @@ STATUS_COLOURS = {
 class AccountAdmin(GuardedActionsAdmin):
     list_display = [
         "handle",
-        "platform",
+        "platform_state",
         "device",
         "status_badge",
         "held_at",
@@ -39,7 +40,17 @@ class AccountAdmin(GuardedActionsAdmin):
 
     def get_queryset(self, request):
         waiting = Count("jobs", filter=Q(jobs__status=JobStatus.PENDING))
-        return super().get_queryset(request).annotate(waiting=waiting)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(waiting=waiting, platform_is_paused=platform_paused(OuterRef("platform")))
+        )
+
+    @admin.display(description="platform", ordering="platform")
+    def platform_state(self, account: Account) -> str:
+        if account.platform_is_paused:
+            return f"{account.get_platform_display()} (paused)"
+        return account.get_platform_display()
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, account: Account) -> str:

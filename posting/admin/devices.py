@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
+from django.db.models import OuterRef
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +14,7 @@ from devices.backends.flows import flow_platforms
 from devices.models import Device, DeviceBackendName, DeviceHealth, FlowTrial
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import badge
+from posting.claiming import host_paused
 from posting.fleet_state import cluster_alive, with_live_state
 from posting.holds import release_device
 from posting.wakeups import wake_devices
@@ -49,7 +51,7 @@ class FlowTrialForm(forms.Form):
 class DeviceAdmin(GuardedActionsAdmin):
     list_display = [
         "name",
-        "host",
+        "host_state",
         "cluster_is_alive",
         "backend",
         "enabled",
@@ -90,7 +92,12 @@ class DeviceAdmin(GuardedActionsAdmin):
     ]
 
     def get_queryset(self, request):
-        return with_live_state(super().get_queryset(request))
+        queryset = with_live_state(super().get_queryset(request))
+        return queryset.annotate(host_is_paused=host_paused(OuterRef("host")))
+
+    @admin.display(description="host", ordering="host")
+    def host_state(self, device: Device) -> str:
+        return f"{device.host} (paused)" if device.host_is_paused else device.host
 
     def has_manage_permission(self, request) -> bool:
         return request.user.has_perm("devices.manage_devices")

@@ -1,9 +1,10 @@
 """List filters whose lookups are backed by indexes (see the models' Meta.indexes)."""
 
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import OuterRef, Q
 from django.utils import timezone
 
+from posting.claiming import host_paused, platform_paused
 from posting.models import AccountStatus, JobStatus
 
 
@@ -27,6 +28,25 @@ class WaitingFilter(admin.SimpleListFilter):
             return pending.filter(retry_at__gt=now)
         if self.value() == "scheduled":
             return pending.filter(scheduled_at__gt=now)
+        return queryset
+
+
+class PausedFilter(admin.SimpleListFilter):
+    """Pending jobs that wait on a paused platform or host. The pending rows come from the
+    (status, pass_number) index; the pause is an EXISTS on the switches' unique (scope, name)."""
+
+    title = "paused"
+    parameter_name = "paused"
+
+    def lookups(self, request, model_admin):
+        return [("platform", "Platform paused"), ("host", "Host paused")]
+
+    def queryset(self, request, queryset):
+        pending = queryset.filter(status=JobStatus.PENDING)
+        if self.value() == "platform":
+            return pending.filter(platform_paused(OuterRef("account__platform")))
+        if self.value() == "host":
+            return pending.filter(host_paused(OuterRef("account__device__host")))
         return queryset
 
 

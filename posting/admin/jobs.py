@@ -13,19 +13,21 @@ from posting.admin.display import (
     screenshot_thumbnail,
     status_badge,
 )
-from posting.admin.filters import AccountStatusFilter, WaitingFilter
+from posting.admin.filters import AccountStatusFilter, PausedFilter, WaitingFilter
 from posting.admin.forms import JobForm
 from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
 from posting.lifecycle import InvalidPostUrl
 from posting.models import Attempt, EntryReason, ErrorCategory, Job, JobStatus, Pass
 from posting.models.choices import EDITABLE_JOB_STATUSES
+from posting.waiting import waiting_because, with_wait_state
 
 CONTENT_FIELDS = ["caption", "video_path", "scheduled_at"]
 STATE_FIELDS = [
     "job_id",
     "account",
     "status",
+    "waiting_because",
     "pass_number",
     "device",
     "attempts",
@@ -79,6 +81,7 @@ class JobAdmin(GuardedActionsAdmin):
         "job_id",
         "account",
         "status_badge",
+        "waiting_because",
         "pass_number",
         "attempts",
         "error_category",
@@ -95,9 +98,10 @@ class JobAdmin(GuardedActionsAdmin):
         AccountStatusFilter,
         ("account__device", admin.RelatedOnlyFieldListFilter),
         WaitingFilter,
+        PausedFilter,
     ]
     search_fields = ["=job_id", "=account__handle", "caption"]
-    list_select_related = ["account", "device"]
+    list_select_related = ["account__device", "device"]
     raw_id_fields = ["account"]
     show_full_result_count = False
     paginator = CappedCountPaginator
@@ -113,9 +117,16 @@ class JobAdmin(GuardedActionsAdmin):
         "export_progress_csv",
     ]
 
+    def get_queryset(self, request):
+        return with_wait_state(super().get_queryset(request))
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:
         return status_badge(job.status)
+
+    @admin.display(description="waiting because")
+    def waiting_because(self, job: Job) -> str:
+        return waiting_because(job) or "—"
 
     # --- editing: content of waiting jobs only ------------------------------------------------
 

@@ -6,9 +6,11 @@ from posting.models.choices import (
     ErrorCategory,
     ErrorType,
     JobStatus,
+    PauseScope,
+    Platform,
 )
 from posting.models.cluster import ClusterHeartbeat
-from posting.models.control import FleetControl
+from posting.models.control import FleetControl, PauseSwitch
 from posting.models.device_queue import DeviceQueue, without_live_runner
 from posting.models.job import InvalidTransition, Job, Pass
 from posting.models.pass_history import EntryReason, PassEntry
@@ -31,5 +33,8 @@ __all__ = [
     "LeaseLost",
     "Pass",
     "PassEntry",
+    "PauseScope",
+    "PauseSwitch",
+    "Platform",
     "without_live_runner",
 ]

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from posting.models.choices import AccountStatus
+from posting.models.choices import AccountStatus, Platform
 
 
 def validate_timezone(value: str) -> None:
@@ -28,7 +28,7 @@ class AccountQuerySet(models.QuerySet):
 
 class Account(models.Model):
     handle = models.CharField(max_length=200, unique=True)
-    platform = models.CharField(max_length=50, default="tiktok")
+    platform = models.CharField(max_length=50, choices=Platform.choices, default=Platform.TIKTOK)
     device = models.ForeignKey(
         "devices.Device",
         null=True,
@@ -67,6 +67,11 @@ class Account(models.Model):
             models.Index(fields=["device", "status"], name="posting_account_device_status"),
             # admin filter on status
             models.Index(fields=["status"], name="posting_account_status"),
+            # the circuit breaker: accounts of one platform held since a moment
+            # (posting.breaker.recent_holds); admin filter on platform
+            models.Index(
+                fields=["platform", "status", "held_at"], name="posting_account_plat_held"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -127,11 +132,15 @@ class Account(models.Model):
         return self.status != AccountStatus.ACTIVE
 
     def hold(self, status: str, reason: str, now: datetime, until: datetime | None = None) -> bool:
-        """Hold the account. An account already held keeps its first reason."""
+        """Hold the account. An account already held keeps its first reason; one whose
+        rate-limit cooldown has ended posts again, so a new failure holds it anew (else a
+        captcha after a cooldown would leave it posting into the captcha)."""
         if status == AccountStatus.ACTIVE:
             raise ValueError("hold() needs a held status; use release() to reactivate")
-        held = Account.objects.filter(pk=self.pk, status=AccountStatus.ACTIVE).update(
-            status=status, held_at=now, held_reason=reason[:500], held_until=until
+        held = (
+            Account.objects.filter(pk=self.pk)
+            .postable(now)
+            .update(status=status, held_at=now, held_reason=reason[:500], held_until=until)
         )
         self.refresh_from_db(fields=["status", "held_at", "held_reason", "held_until"])
         return held == 1

@@ -2,9 +2,23 @@
 
 from django.db import models
 
-from retries.taxonomy import ErrorCategory, ErrorType, types_of
+from retries.taxonomy import (
+    COOLDOWN_HOLD_TYPES,
+    OPERATOR_HOLD_TYPES,
+    ErrorCategory,
+    ErrorType,
+    types_of,
+)
 
-__all__ = ["AccountStatus", "AttemptOutcome", "ErrorCategory", "ErrorType", "JobStatus"]
+__all__ = [
+    "AccountStatus",
+    "AttemptOutcome",
+    "ErrorCategory",
+    "ErrorType",
+    "JobStatus",
+    "PauseScope",
+    "Platform",
+]
 
 
 class JobStatus(models.TextChoices):
@@ -39,3 +53,20 @@ AccountStatus = models.TextChoices(
 
 # The account status an account failure of each type puts the account in.
 HOLD_STATUS_OF_TYPE = {t: AccountStatus(t.value) for t in types_of(ErrorCategory.ACCOUNT)}
+
+
+# Holds that mean the platform is pushing back on the account itself; the circuit breaker
+# counts them together. Rate limits are softer (a cooldown, no ban) and counted on their own.
+ACCOUNT_REASON_HOLDS = frozenset(HOLD_STATUS_OF_TYPE[t] for t in OPERATOR_HOLD_TYPES)
+RATE_LIMIT_HOLDS = frozenset(HOLD_STATUS_OF_TYPE[t] for t in COOLDOWN_HOLD_TYPES)
+
+
+class Platform(models.TextChoices):
+    TIKTOK = "tiktok", "TikTok"
+    INSTAGRAM = "instagram", "Instagram"
+    YOUTUBE = "youtube", "YouTube"
+
+
+class PauseScope(models.TextChoices):
+    PLATFORM = "platform", "Platform"
+    HOST = "host", "Host"

@@ -26,5 +26,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Pass {number}: {entry['total']} {jobs} ({statuses}{moved})")
             for key, n in sorted(entry["failures"].items()):
                 self.stdout.write(f"    {key}: {n}")
+        if counts["fleet_paused"]:
+            self.stdout.write(self.style.WARNING("The fleet is paused: no new attempts start"))
+        for pause in counts["pauses"]:
+            self.stdout.write(self.style.WARNING(f"Paused: {pause['text']}"))
+            if pause["accounts"]:
+                self.stdout.write(f"    accounts: {', '.join(pause['accounts'])}")
         totals = ", ".join(f"{s} {n}" for s, n in sorted(counts["by_status"].items()))
         self.stdout.write(self.style.SUCCESS(f"{counts['total']} jobs: {totals or 'none'}"))

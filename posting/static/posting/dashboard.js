@@ -87,6 +87,13 @@
     document.getElementById("eta").textContent = data.eta_minutes === null ? "—"
       : data.eta_minutes === 0 ? "done" : data.eta_minutes + " min";
     document.getElementById("updated").textContent = new Date(data.now).toLocaleTimeString();
+    document.getElementById("pauses").replaceChildren(...data.pauses.map((p) =>
+      el("li", { class: "warning", "data-pause": p.scope + ":" + p.name }, "Paused: " + p.text)));
+    document.getElementById("needs-attention-box").hidden = !data.needs_attention.length;
+    document.getElementById("needs-attention").replaceChildren(...data.needs_attention.map((n) =>
+      el("li", { class: "error", "data-attention": n.kind },
+        el("a", { href: n.link }, n.text),
+        n.accounts.length ? el("div", {}, "accounts: " + n.accounts.join(", ")) : "")));
     document.getElementById("alerts").replaceChildren(...data.alerts.map((a) =>
       el("li", { class: "error" }, a.cluster + ": " + a.alert)));
     LABELS = data.segment_labels;
