@@ -1,8 +1,10 @@
 """Run the backend for a claimed attempt and classify what happened. Writes no job state.
 
-`execute_posting_job(job, device)` is the public entry point of the original task and returns
-the 4-tuple `PostingResult`; the runner uses `run_attempt`, which also reports the matched
-rule, the log, whether the publishing checkpoint was passed and whether the deadline fired.
+`run_attempt` returns one `Outcome` (posting.models.attempt), built once from what the backend
+did: success, or category and type with the matched rule, and whether the checkpoint was
+passed, the deadline fired or the lease was lost, with the log and the evidence.
+`execute_posting_job(job, device)`, the original task's entry point, is a thin adapter that
+returns the 4-tuple `PostingResult`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import contextlib
 import logging
 import traceback as tb
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -20,10 +21,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from devices.backends import DeviceBackend, PostRequest, PrePostVerificationError, get_backend
+from devices.backends import DeviceBackend, PostRequest, get_backend
 from devices.models import Device
 from posting.attempt_watch import watched
-from posting.models import Attempt, AttemptCancelled, ErrorCategory, ErrorType, Job, LeaseLost
+from posting.models import (
+    Attempt,
+    AttemptCancelled,
+    ErrorCategory,
+    ErrorType,
+    Job,
+    LeaseLost,
+    Outcome,
+)
 from posting.models.attempt import EVIDENCE_KINDS
 from retries.classification import (
     Classification,
@@ -43,25 +52,16 @@ class PostingResult(NamedTuple):
     error_type: str
 
 
-SUCCESS = PostingResult(True, "", "", "")
+class _Ending(NamedTuple):
+    """How the backend's call ended, before the watch's and the hooks' facts are added."""
 
-
-@dataclass
-class AttemptReport:
-    result: PostingResult
-    matched_rule: str = ""
+    success: bool
+    error: str = ""
+    found: Classification | None = None
     post_url: str = ""
     traceback: str = ""
-    checkpoint_reached: bool = False
-    timed_out: bool = False
     lease_lost: bool = False
     cancelled: bool = False
-    log_lines: list[str] = field(default_factory=list)
-    evidence: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.log_lines)
 
 
 class AttemptHooks:
@@ -113,7 +113,7 @@ def build_request(job: Job, attempt: Attempt | None) -> PostRequest:
 def execute_posting_job(job: Job, device: Device) -> PostingResult:
     """Run the backend for the job's claimed attempt; (success, error, category, type)."""
     attempt = job.attempt_set.running().first()
-    return run_attempt(job, device, attempt).result
+    return PostingResult(*run_attempt(job, device, attempt).as_result())
 
 
 def run_attempt(
@@ -123,7 +123,7 @@ def run_attempt(
     *,
     timeout: float | None = None,
     extra_beat: Callable[[datetime], bool] | None = None,
-) -> AttemptReport:
+) -> Outcome:
     """Run one attempt to its end and classify it; see the module docstring."""
     backend = get_backend(device)
     hooks = AttemptHooks(attempt)
@@ -132,56 +132,56 @@ def run_attempt(
         with watched(
             backend, attempt, timeout=timeout or settings.JOB_TIMEOUT, extra_beat=extra_beat
         ) as watch:
-            report = _post(backend, build_request(job, attempt), hooks, watch)
+            ending = _post(backend, build_request(job, attempt), hooks, watch)
     finally:
         _close_quietly(backend, hooks)
-    report.checkpoint_reached = hooks.checkpoint_reached
-    report.timed_out = watch.timed_out
-    report.log_lines = hooks.lines
-    report.evidence = hooks.evidence
-    _log_outcome(job, report)
-    return report
+    found = ending.found or Classification("", "", "success")
+    outcome = Outcome(
+        success=ending.success,
+        error=ending.error,
+        category=found.category,
+        error_type=found.error_type,
+        rule=found.rule,
+        post_url=ending.post_url,
+        traceback=ending.traceback,
+        checkpoint_passed=hooks.checkpoint_reached,
+        timed_out=watch.timed_out,
+        lease_lost=ending.lease_lost,
+        cancelled=ending.cancelled,
+        log="\n".join(hooks.lines),
+        evidence=dict(hooks.evidence),
+    )
+    _log_outcome(job, outcome)
+    return outcome
 
 
-def _post(backend, request, hooks, watch) -> AttemptReport:
+def _post(backend, request, hooks, watch) -> _Ending:
+    """Call the backend; its exceptions and detectors carry their type, messages are read by
+    pattern only for legacy text and exceptions nobody typed."""
     try:
         if backend.post(request, hooks):
-            return AttemptReport(SUCCESS, matched_rule="success", post_url=backend.post_url)
+            return _Ending(True, post_url=backend.post_url)
         message = backend.last_error_message or "Post returned False"
-        return _failure(message, classify_returned_false(message))
-    except PrePostVerificationError as exc:
-        return _failure(
-            f"Pre-post verification failed: {exc}",
-            Classification(
-                ErrorCategory.INFRASTRUCTURE, ErrorType.VERIFICATION_RACE, "pre-post verification"
-            ),
-        )
+        return _Ending(False, message, classify_returned_false(message, backend.last_error_type))
     except LeaseLost as exc:
-        return _failure(str(exc), _worker_lost(), lease_lost=True)
+        return _Ending(False, str(exc), _worker_lost(), lease_lost=True)
     except AttemptCancelled as exc:
-        return _failure(
-            str(exc), Classification(ErrorCategory.UNKNOWN, "", "cancelled"), cancelled=True
-        )
+        found = Classification(ErrorCategory.UNKNOWN, "", "cancelled")
+        return _Ending(False, str(exc), found, cancelled=True)
     except Exception as exc:
         trace_from_server = server_stacktrace(exc)
         if trace_from_server:  # for whoever debugs the flow; the job's error stays readable
             hooks.log(f"the Appium server's stack trace:\n{trace_from_server}")
         if watch.timed_out:
-            return _failure(
-                f"Job timed out after {watch.timeout:g} s ({describe_exception(exc)})",
-                Classification(ErrorCategory.INFRASTRUCTURE, ErrorType.JOB_TIMEOUT, "deadline"),
-            )
+            found = Classification(ErrorCategory.INFRASTRUCTURE, ErrorType.JOB_TIMEOUT, "deadline")
+            message = f"Job timed out after {watch.timeout:g} s ({describe_exception(exc)})"
+            return _Ending(False, message, found)
         if watch.lease_lost:
-            return _failure(describe_exception(exc), _worker_lost(), lease_lost=True)
+            return _Ending(False, describe_exception(exc), _worker_lost(), lease_lost=True)
         found = classify_exception(exc)
         # Unrecognised exceptions are bugs or surprises: keep the traceback for the operator.
         trace = tb.format_exc() if found.category == ErrorCategory.UNKNOWN else ""
-        return _failure(describe_exception(exc), found, traceback=trace)
-
-
-def _failure(message: str, found: Classification, **flags) -> AttemptReport:
-    result = PostingResult(False, message, found.category, found.error_type)
-    return AttemptReport(result, matched_rule=found.rule, **flags)
+        return _Ending(False, describe_exception(exc), found, traceback=trace)
 
 
 def _worker_lost() -> Classification:
@@ -195,17 +195,16 @@ def _close_quietly(backend: DeviceBackend, hooks: AttemptHooks) -> None:
         hooks.log(f"closing the backend failed: {describe_exception(exc)}")
 
 
-def _log_outcome(job: Job, report: AttemptReport) -> None:
-    result = report.result
-    if result.success:
+def _log_outcome(job: Job, outcome: Outcome) -> None:
+    if outcome.success:
         logger.info("Job %s completed successfully", job.job_id)
         return
-    level = logging.ERROR if report.traceback else logging.WARNING
+    level = logging.ERROR if outcome.traceback else logging.WARNING
     logger.log(
         level,
         "Job %s failed: %s (category: %s, type: %s)",
         job.job_id,
-        result.error,
-        result.error_category,
-        result.error_type,
+        outcome.error,
+        outcome.category,
+        outcome.error_type,
     )

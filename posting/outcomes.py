@@ -8,7 +8,7 @@ token. A worker whose lease was taken over therefore records nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 
 from django.conf import settings
@@ -19,7 +19,7 @@ from devices.backends import get_backend
 from posting import lifecycle
 from posting.attempt_watch import watched
 from posting.breaker import evaluate_after_hold
-from posting.execution import AttemptReport, PostingResult, build_request
+from posting.execution import build_request
 from posting.models import (
     AccountStatus,
     Attempt,
@@ -28,6 +28,7 @@ from posting.models import (
     ErrorType,
     Job,
     JobStatus,
+    Outcome,
     Pass,
 )
 from posting.models.choices import HOLD_STATUS_OF_TYPE
@@ -39,72 +40,51 @@ from retries.taxonomy import DEVICE_HEALTH_EXEMPT_TYPES
 logger = logging.getLogger("posting.outcomes")
 
 
-@dataclass(frozen=True)
-class Failure:
-    error: str
-    category: str
-    error_type: str
-    rule: str = ""
-    traceback: str = ""
-    evidence: dict[str, str] | None = None
-
-    @classmethod
-    def from_result(
-        cls, result: PostingResult, rule: str = "", traceback: str = "", evidence=None
-    ) -> Failure:
-        category, error_type = result.error_category, result.error_type
-        return cls(result.error, category, error_type, rule, traceback, evidence)
-
-
-def settle_report(attempt: Attempt, report: AttemptReport, now: datetime) -> str | None:
+def settle_report(attempt: Attempt, outcome: Outcome, now: datetime) -> str | None:
     """Record a finished run of the backend. Returns the job's new status, None if refused."""
-    if report.lease_lost:
+    if outcome.lease_lost:
         return None  # the sweep owns this attempt now
-    log = report.log
-    if report.checkpoint_reached and _cancel_requested(attempt):
+    if outcome.checkpoint_passed and _cancel_requested(attempt):
         # Cancelled too late to stop the tap: the post may exist, an operator decides.
-        failure = Failure(
-            "Cancelled by an operator after the publishing checkpoint",
-            ErrorCategory.UNKNOWN,
-            ErrorType.NONE,
+        late = replace(
+            outcome,
+            success=False,
+            error="Cancelled by an operator after the publishing checkpoint",
+            category=ErrorCategory.UNKNOWN,
+            error_type=ErrorType.NONE,
             rule="cancelled after the checkpoint",
-            evidence=report.evidence,
         )
-        return record_needs_review(attempt, failure, now, outcome=AttemptOutcome.FAILED, log=log)
-    if report.result.success:
-        return record_success(attempt, now, post_url=report.post_url, log=log)
-    failure = Failure.from_result(
-        report.result, report.matched_rule, report.traceback, report.evidence
-    )
-    if report.checkpoint_reached:
-        return resolve_unknown_outcome(attempt, failure, now, log=log)
-    if report.cancelled:
-        return record_cancelled(attempt, failure, now, log=log)
-    return record_failure(attempt, failure, now, log=log)
+        return record_needs_review(attempt, late, now, ended=AttemptOutcome.FAILED)
+    if outcome.success:
+        return record_success(attempt, now, outcome)
+    if outcome.checkpoint_passed:
+        return resolve_unknown_outcome(attempt, outcome, now)
+    if outcome.cancelled:
+        return record_cancelled(attempt, outcome, now)
+    return record_failure(attempt, outcome, now)
 
 
 def settle_lost_attempt(attempt: Attempt, now: datetime) -> str | None:
     """Recover an attempt whose lease expired (its worker died or hung)."""
     if not attempt.take_over_expired_lease(now, settings.LEASE_SECONDS):
         return None  # another sweep recovers it, or its worker came back in time
-    failure = Failure(
-        error=f"Worker lost: the lease expired at {attempt.lease_expires_at:%Y-%m-%d %H:%M:%S}",
-        category=ErrorCategory.INFRASTRUCTURE,
-        error_type=ErrorType.WORKER_LOST,
-        rule="lease expired",
+    lost = Outcome.failed(
+        f"Worker lost: the lease expired at {attempt.lease_expires_at:%Y-%m-%d %H:%M:%S}",
+        ErrorCategory.INFRASTRUCTURE,
+        ErrorType.WORKER_LOST,
+        "lease expired",
+        checkpoint_passed=attempt.checkpoint_at is not None,
     )
-    if attempt.checkpoint_at is not None:
-        return resolve_unknown_outcome(attempt, failure, now, outcome=AttemptOutcome.LOST)
-    return record_failure(attempt, failure, now, outcome=AttemptOutcome.LOST)
+    if lost.checkpoint_passed:
+        return resolve_unknown_outcome(attempt, lost, now, ended=AttemptOutcome.LOST)
+    return record_failure(attempt, lost, now, ended=AttemptOutcome.LOST)
 
 
-def record_success(
-    attempt: Attempt, now: datetime, *, post_url: str = "", log: str | None = None, rule="success"
-) -> str | None:
+def record_success(attempt: Attempt, now: datetime, outcome: Outcome) -> str | None:
     job, account, device = attempt.job, attempt.job.account, attempt.device
     with transaction.atomic():
         now = _serialised_now(attempt.device, now)
-        if not attempt.finish(outcome=AttemptOutcome.SUCCESS, now=now, matched_rule=rule, log=log):
+        if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
             return None
         _update_job(
             attempt,
@@ -114,23 +94,22 @@ def record_success(
             error="",
             error_category=ErrorCategory.NONE,
             error_type=ErrorType.NONE,
-            post_url=post_url or job.post_url,
+            post_url=outcome.post_url or job.post_url,
         )
         account.record_post(now)
         if account.status == AccountStatus.RATE_LIMITED:
             account.release()
         device.record_healthy(now)
-    logger.info("Job %s posted on %s (%s)", job.job_id, device.name, rule)
+    logger.info("Job %s posted on %s (%s)", job.job_id, device.name, outcome.rule)
     return JobStatus.SUCCESS
 
 
 def record_failure(
     attempt: Attempt,
-    failure: Failure,
+    failure: Outcome,
     now: datetime,
     *,
-    outcome: str = AttemptOutcome.FAILED,
-    log: str | None = None,
+    ended: str = AttemptOutcome.FAILED,
     retry_delay_minutes: float | None = None,
 ) -> str | None:
     """A failure whose post certainly did not happen: the retry policy decides."""
@@ -146,7 +125,7 @@ def record_failure(
     status = JobStatus.PENDING if decision.retry else JobStatus.FAILED
     with transaction.atomic():
         now = _serialised_now(attempt.device, now)
-        if not _finish_failed(attempt, failure, now, outcome, log):
+        if not attempt.finish(ended=ended, now=now, outcome=failure):
             return None
         _update_job(
             attempt,
@@ -175,21 +154,20 @@ def record_failure(
 
 
 def record_needs_review(
-    attempt: Attempt, failure: Failure, now: datetime, *, outcome: str, log: str | None = None
+    attempt: Attempt, failure: Outcome, now: datetime, *, ended: str
 ) -> str | None:
     """The post may exist and nobody can tell: an operator decides, nothing is retried."""
     device = attempt.device
-    review = Failure(
+    review = replace(
+        failure,
         error=f"{failure.error} — after the publishing checkpoint; the post may exist",
         category=ErrorCategory.UNKNOWN,
         error_type=ErrorType.UNVERIFIED_PUBLISH,
         rule=f"unverified after: {failure.rule}",
-        traceback=failure.traceback,
-        evidence=failure.evidence,
     )
     with transaction.atomic():
         now = _serialised_now(attempt.device, now)
-        if not _finish_failed(attempt, review, now, outcome, log):
+        if not attempt.finish(ended=ended, now=now, outcome=review):
             return None
         _update_job(
             attempt,
@@ -205,32 +183,35 @@ def record_needs_review(
     return JobStatus.NEEDS_REVIEW
 
 
-def record_cancelled(
-    attempt: Attempt, failure: Failure, now: datetime, *, log: str | None = None
-) -> str | None:
+def record_cancelled(attempt: Attempt, outcome: Outcome, now: datetime) -> str | None:
+    """The operator's cancel reached the attempt before the publishing checkpoint."""
     with transaction.atomic():
         now = _serialised_now(attempt.device, now)
-        if not _finish_failed(attempt, failure, now, AttemptOutcome.FAILED, log):
+        if not attempt.finish(ended=AttemptOutcome.FAILED, now=now, outcome=outcome):
             return None
         _update_job(attempt, status=JobStatus.CANCELLED, retry_at=None, completed_at=now)
     return JobStatus.CANCELLED
 
 
 def resolve_unknown_outcome(
-    attempt: Attempt,
-    failure: Failure,
-    now: datetime,
-    *,
-    outcome: str = AttemptOutcome.FAILED,
-    log: str | None = None,
+    attempt: Attempt, failure: Outcome, now: datetime, *, ended: str = AttemptOutcome.FAILED
 ) -> str | None:
     """After the checkpoint: ask the backend whether the post exists before anything else."""
     verdict = verify_publication(attempt)
     if verdict is True:
-        return record_success(attempt, now, log=log, rule=f"verified posted after: {failure.rule}")
+        posted = replace(
+            failure,
+            success=True,
+            error="",
+            category=ErrorCategory.NONE,
+            error_type=ErrorType.NONE,
+            rule=f"verified posted after: {failure.rule}",
+            traceback="",
+        )
+        return record_success(attempt, now, posted)
     if verdict is False or settings.PUBLISH_AT_LEAST_ONCE:
-        return record_failure(attempt, failure, now, outcome=outcome, log=log)
-    return record_needs_review(attempt, failure, now, outcome=outcome, log=log)
+        return record_failure(attempt, failure, now, ended=ended)
+    return record_needs_review(attempt, failure, now, ended=ended)
 
 
 def verify_publication(attempt: Attempt) -> bool | None:
@@ -286,26 +267,12 @@ def _serialised_now(device, now: datetime) -> datetime:
     return max(now, timezone.now())
 
 
-def _finish_failed(attempt, failure: Failure, now, outcome, log) -> bool:
-    return attempt.finish(
-        outcome=outcome,
-        now=now,
-        error=failure.error,
-        error_category=failure.category,
-        error_type=failure.error_type,
-        matched_rule=failure.rule,
-        traceback=failure.traceback,
-        log=log,
-        evidence=failure.evidence,
-    )
-
-
 def _update_job(attempt: Attempt, *, status: str, **fields) -> None:
     fields.setdefault("updated_at", fields.get("completed_at") or attempt.finished_at)
     lifecycle.end_run(attempt, status, attempt.finished_at, **fields)
 
 
-def _count_toward_device(device, failure: Failure, now: datetime) -> bool:
+def _count_toward_device(device, failure: Outcome, now: datetime) -> bool:
     """Infrastructure failures build the device's streak; others show the phone works."""
     if failure.category != ErrorCategory.INFRASTRUCTURE:
         device.record_seen(now)

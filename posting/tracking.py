@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from devices.models import Device
 from posting.claiming import open_attempt
-from posting.models import Attempt, InvalidTransition, Job, JobStatus
-from posting.outcomes import Failure, record_failure, record_success
+from posting.models import Attempt, InvalidTransition, Job, JobStatus, Outcome
+from posting.outcomes import record_failure, record_success
 from retries.classification import classify_message
 from retries.taxonomy import category_of, is_known_pair
 
@@ -44,7 +44,7 @@ def update_job_status(
         job = Job.objects.select_related("account").get(job_id=job_id)
         attempt = _attempt_to_settle(job, _resolve_device(device, job), lease_token, now)
         if status == JobStatus.SUCCESS:
-            return record_success(attempt, now, rule="reported success")
+            return record_success(attempt, now, Outcome(True, rule="reported success"))
         failure = _failure(error, error_category, error_type)
         return record_failure(attempt, failure, now, retry_delay_minutes=retry_delay_minutes)
 
@@ -63,15 +63,15 @@ def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> 
     return attempt
 
 
-def _failure(error: str, category: str, error_type: str) -> Failure:
+def _failure(error: str, category: str, error_type: str) -> Outcome:
     if error_type and not category:
         category = category_of(error_type)
     if category and is_known_pair(category, error_type):
-        return Failure(error, category, error_type, rule="explicit")
+        return Outcome.failed(error, category, error_type, "explicit")
     if category or error_type:
         raise ValueError(f"({category!r}, {error_type!r}) is not a category and type we know")
     found = classify_message(error)
-    return Failure(error, found.category, found.error_type, rule=found.rule)
+    return Outcome.failed(error, found.category, found.error_type, found.rule)
 
 
 def _resolve_device(device: Device | str | int | None, job: Job) -> Device:

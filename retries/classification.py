@@ -8,7 +8,7 @@ the exception's MRO, so this layer imports neither Selenium nor urllib3.
 import re
 from dataclasses import dataclass
 
-from retries.taxonomy import ErrorCategory, ErrorType, category_of
+from retries.taxonomy import CATEGORY_OF_TYPE, ErrorCategory, ErrorType, category_of
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,6 @@ class Classification:
 # (dotted class path, type). The first class found in the exception's MRO wins, so list
 # subclasses before their bases.
 EXCEPTION_RULES: tuple[tuple[str, str], ...] = (
-    ("devices.backends.base.AutomationStuck", ErrorType.CLAUDE_STUCK),
     ("selenium.common.exceptions.InvalidSessionIdException", ErrorType.APPIUM_SESSION),
     ("selenium.common.exceptions.SessionNotCreatedException", ErrorType.APPIUM_SESSION),
     ("selenium.common.exceptions.NoSuchElementException", ErrorType.CLAUDE_STUCK),
@@ -123,6 +122,9 @@ def classify_exception(exc: BaseException) -> Classification:
     An Appium server wraps the device's own errors (adb timeouts, a phone that went away) in
     generic WebDriver exceptions; their message names the real cause, so it is read first.
     """
+    carried = getattr(exc, "error_type", "")
+    if carried in CATEGORY_OF_TYPE:  # a backend's own exception says what it is
+        return Classification(category_of(carried), carried, f"exception carries {carried}")
     names = [f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__]
     if WEBDRIVER_EXCEPTION in names:
         found = classify_message(describe_exception(exc))
@@ -136,11 +138,12 @@ def classify_exception(exc: BaseException) -> Classification:
     return classify_message(describe_exception(exc))
 
 
-def classify_returned_false(message: str) -> Classification:
-    """Classify the message of a backend that returned False.
-
-    The automation ran and gave up, so an unrecognised message is claude_stuck, not unknown.
-    """
+def classify_returned_false(message: str, known_type: str = "") -> Classification:
+    """Classify a backend that returned False: by the type it recognised (a detector's), else
+    by its message. The automation ran and gave up, so an unrecognised message is
+    claude_stuck, not unknown."""
+    if known_type in CATEGORY_OF_TYPE:
+        return Classification(category_of(known_type), known_type, f"backend detected {known_type}")
     found = classify_message(message)
     if found is UNRECOGNISED:
         return Classification(
@@ -159,7 +162,8 @@ def describe_exception(exc: BaseException) -> str:
     if message is None:
         message = str(exc)
     message = _STACKTRACE_BLOCK.split(str(message), maxsplit=1)[0].strip()
-    return f"{type(exc).__name__}: {message}"
+    summary = getattr(exc, "summary", "") or type(exc).__name__
+    return f"{summary}: {message}"
 
 
 def server_stacktrace(exc: BaseException) -> str:

@@ -86,7 +86,7 @@ def failed_after_checkpoint(server, app: str, caption: str):
     job = make_job(account=make_account("@fleet-tester", device=device), caption=caption)
     attempt = claim(job, device)
     report = run_attempt(refreshed(job), device, attempt)
-    assert report.checkpoint_reached and not report.result.success
+    assert report.checkpoint_passed and not report.success
     return job, attempt, report
 
 

@@ -22,7 +22,7 @@ def run_scripted(outcomes, timeout=None, **caps):
 
 def test_a_failure_before_the_checkpoint_is_a_plain_retryable_failure():
     status, job, attempt, report = run_scripted(["connection_dropped"])
-    assert not report.checkpoint_reached
+    assert not report.checkpoint_passed
     assert attempt.checkpoint_at is None
     assert status == JobStatus.PENDING
     assert job.error_type == "connection_dropped"
@@ -49,7 +49,7 @@ def test_after_the_checkpoint_a_post_that_exists_is_success_without_a_second_pub
 
 def test_after_the_checkpoint_a_post_that_is_absent_follows_the_retry_policy():
     status, job, attempt, report = run_scripted(["fail_after_checkpoint"])
-    assert report.checkpoint_reached
+    assert report.checkpoint_passed
     assert status == JobStatus.PENDING
     assert attempt.outcome == AttemptOutcome.FAILED
     assert job.error_type == "connection_dropped"
@@ -71,15 +71,14 @@ def test_at_least_once_mode_retries_an_unverifiable_outcome(settings):
 
 
 def test_a_cancel_that_arrives_after_the_checkpoint_sends_the_job_to_review():
-    from posting.execution import AttemptReport, PostingResult
-    from posting.models import Job
+    from posting.models import Job, Outcome
 
     device = make_device()
     job = make_job("J1", account=make_account(device=device))
     attempt = claim(job, device)
     attempt.mark_checkpoint(timezone.now())
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)  # the operator, too late
-    report = AttemptReport(PostingResult(True, "", "", ""), checkpoint_reached=True)
+    report = Outcome(True, checkpoint_passed=True)
     assert settle_report(attempt, report, timezone.now()) == JobStatus.NEEDS_REVIEW
     job = refreshed(job)
     assert "after the publishing checkpoint" in job.error

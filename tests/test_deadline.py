@@ -22,11 +22,11 @@ def test_a_hanging_job_is_stopped_by_the_deadline_and_recorded_as_job_timeout():
     report = run_attempt(refreshed(job), device, attempt, timeout=0.2)
     assert signal.getsignal(signal.SIGALRM) == alarm_before  # no alarm of our own
     assert report.timed_out
-    assert (report.result.error_category, report.result.error_type) == (
+    assert (report.category, report.error_type) == (
         "infrastructure",
         "job_timeout",
     )
-    assert report.result.error.startswith("Job timed out after 0.2 s")
+    assert report.error.startswith("Job timed out after 0.2 s")
     assert settle_report(attempt, report, timezone.now()) == JobStatus.PENDING
 
 

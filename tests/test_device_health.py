@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from posting.execution import AttemptReport, PostingResult
+from posting.models import Outcome
 from posting.outcomes import settle_report
 from tests.factories import claim, make_account, make_device, make_job, refreshed
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def fail(device, category, error_type, **job_fields):
     job = make_job(account=make_account(device=device), **job_fields)
     attempt = claim(job, device)
-    report = AttemptReport(PostingResult(False, "boom", category, error_type))
+    report = Outcome.failed("boom", category, error_type, "test")
     settle_report(attempt, report, timezone.now())
     return refreshed(device)
 
@@ -54,9 +54,7 @@ def test_a_success_ends_the_streak():
     device = make_device()
     fail(device, "infrastructure", "adb_timeout")
     job = make_job(account=make_account(device=device))
-    settle_report(
-        claim(job, device), AttemptReport(PostingResult(True, "", "", "")), timezone.now()
-    )
+    settle_report(claim(job, device), Outcome(True), timezone.now())
     assert refreshed(device).failure_streak == 0
 
 

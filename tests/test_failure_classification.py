@@ -74,3 +74,29 @@ def test_known_pairs_accept_success_and_unrecognised_and_refuse_mismatches():
     assert is_known_pair("unknown", "")
     assert is_known_pair("account", "suspended")
     assert not is_known_pair("infrastructure", "suspended")
+
+
+def test_a_backend_exception_carries_its_type_and_the_rule_says_so():
+    from devices.backends import AutomationStuck, PrePostVerificationError
+    from retries.classification import classify_exception, describe_exception
+
+    stuck = classify_exception(AutomationStuck("the post button never appeared"))
+    assert (stuck.category, stuck.error_type) == ("infrastructure", "claude_stuck")
+    assert stuck.rule == "exception carries claude_stuck"
+    race = PrePostVerificationError("device shows @other")
+    assert classify_exception(race).error_type == "verification_race"
+    assert describe_exception(race) == "Pre-post verification failed: device shows @other"
+
+
+def test_a_type_the_backend_detected_wins_over_its_wording():
+    from retries.classification import classify_returned_false
+
+    found = classify_returned_false("Please complete the security check", "captcha")
+    assert (found.category, found.error_type, found.rule) == (
+        "account",
+        "captcha",
+        "backend detected captcha",
+    )
+    assert classify_returned_false("Please complete the security check").error_type == (
+        "claude_stuck"
+    )

@@ -5,15 +5,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from posting.execution import AttemptReport, PostingResult
-from posting.models import AttemptOutcome, JobStatus, LeaseLost
+from posting.models import AttemptOutcome, JobStatus, LeaseLost, Outcome
 from posting.outcomes import settle_report
 from posting.sweep import recover_lost_attempts
 from tests.factories import claim, make_account, make_device, make_job, refreshed
 
 pytestmark = pytest.mark.django_db
 
-SUCCESS = AttemptReport(PostingResult(True, "", "", ""))
+SUCCESS = Outcome(True)
 
 
 def test_a_stale_worker_cannot_record_an_outcome_after_its_lease_was_taken_over(clock):

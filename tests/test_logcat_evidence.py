@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from devices.backends.appium import AppiumBackend
 from posting.execution import AttemptHooks
-from posting.models import ErrorCategory
-from posting.outcomes import Failure, record_failure
+from posting.models import ErrorCategory, Outcome
+from posting.outcomes import record_failure
 from tests.factories import claim, make_device, make_job
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +46,15 @@ def failed_attempt_with_evidence(driver, settings):
     backend = AppiumBackend(device)
     backend.driver, backend.hooks = driver, hooks
     backend.capture_evidence()
-    failure = Failure("boom", ErrorCategory.INFRASTRUCTURE, "claude_stuck", evidence=hooks.evidence)
-    record_failure(attempt, failure, timezone.now(), log="\n".join(hooks.lines))
+    failure = Outcome.failed(
+        "boom",
+        ErrorCategory.INFRASTRUCTURE,
+        "claude_stuck",
+        "test",
+        evidence=hooks.evidence,
+        log="\n".join(hooks.lines),
+    )
+    record_failure(attempt, failure, timezone.now())
     attempt.refresh_from_db()
     return attempt
 

@@ -8,7 +8,7 @@ from django_q.models import OrmQ
 
 from posting import breaker
 from posting.claiming import claim_next_job, next_due_at
-from posting.models import AccountStatus, JobStatus, PauseScope, PauseSwitch, Platform
+from posting.models import AccountStatus, JobStatus, Outcome, PauseScope, PauseSwitch, Platform
 from posting.outcomes import record_success
 from posting.pauses import pause, resume
 from posting.tracking import update_job_status
@@ -98,7 +98,7 @@ def test_a_running_attempt_finishes_when_its_platform_is_paused():
     account = make_account(device=make_device(), platform=Platform.YOUTUBE)
     attempt = claim(make_job("YT", account=account))
     pause(PauseScope.PLATFORM, Platform.YOUTUBE, now=timezone.now(), reason="")
-    assert record_success(attempt, timezone.now()) == JobStatus.SUCCESS
+    assert record_success(attempt, timezone.now(), Outcome(True)) == JobStatus.SUCCESS
 
 
 @pytest.mark.django_db(transaction=True)

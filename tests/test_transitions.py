@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from posting import lifecycle
-from posting.models import AccountStatus, AttemptOutcome, InvalidTransition, JobStatus
+from posting.models import AccountStatus, AttemptOutcome, InvalidTransition, JobStatus, Outcome
 from posting.tracking import update_job_status
 from tests.factories import claim, make_account, make_device, make_job
 
@@ -29,7 +29,7 @@ def test_a_finished_job_gets_no_further_outcome():
 def test_an_attempt_cannot_finish_as_running():
     attempt = claim(make_job(account=make_account(device=make_device())))
     with pytest.raises(ValueError, match="cannot finish as running"):
-        attempt.finish(outcome=AttemptOutcome.RUNNING, now=timezone.now())
+        attempt.finish(ended=AttemptOutcome.RUNNING, now=timezone.now(), outcome=Outcome(True))
 
 
 def test_holding_needs_a_held_status_and_a_second_hold_keeps_the_first_reason():

@@ -3,6 +3,7 @@
 from devices.backends.base import (
     AutomationStuck,
     BackendClosed,
+    BackendError,
     DeviceBackend,
     HealthReport,
     PostRequest,
@@ -12,6 +13,7 @@ from devices.backends.base import (
 
 __all__ = [
     "AutomationStuck",
+    "BackendError",
     "BackendClosed",
     "DeviceBackend",
     "HealthReport",

@@ -340,6 +340,7 @@ class AppiumBackend(DeviceBackend):
     def report_detected(self, detector: Detector) -> bool:
         what = describe_detector(detector)
         self.last_error_message = f"{detected_message(detector.error_type)} (detector: {what})"
+        self.last_error_type = detector.error_type
         self.log(f"detector {detector.error_type} matched: {what}")
         self.capture_evidence()
         return False

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from retries.taxonomy import ErrorType
+
 if TYPE_CHECKING:
     from devices.models import Device
 
@@ -36,12 +38,26 @@ class AttemptHooks(Protocol):
         """Keep a file (screenshot, page source) with the attempt."""
 
 
-class PrePostVerificationError(Exception):
+class BackendError(Exception):
+    """A failure the backend recognises: it carries its type from retries/taxonomy.py, so
+    nothing downstream has to recover the type from the message's wording."""
+
+    error_type: str = ""
+    # How the error reads in the job's error column ('' reads as "ClassName: message").
+    summary: str = ""
+
+
+class PrePostVerificationError(BackendError):
     """The device does not show the job's account (or otherwise is not ready to post)."""
 
+    error_type = ErrorType.VERIFICATION_RACE
+    summary = "Pre-post verification failed"
 
-class AutomationStuck(Exception):
+
+class AutomationStuck(BackendError):
     """The flow ran but the app did not do what a step expected."""
+
+    error_type = ErrorType.CLAUDE_STUCK
 
 
 class BackendClosed(Exception):
@@ -60,6 +76,8 @@ class DeviceBackend(ABC):
     def __init__(self, device: Device) -> None:
         self.device = device
         self.last_error_message = ""
+        # The taxonomy type of a failure the backend recognised itself (a detector's), if any.
+        self.last_error_type = ""
         self.post_url = ""
 
     @abstractmethod

@@ -1,5 +1,5 @@
 from posting.models.account import Account
-from posting.models.attempt import Attempt, AttemptCancelled, LeaseLost
+from posting.models.attempt import Attempt, AttemptCancelled, LeaseLost, Outcome
 from posting.models.choices import (
     AccountStatus,
     AttemptOutcome,
@@ -31,6 +31,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "LeaseLost",
+    "Outcome",
     "Pass",
     "PassEntry",
     "PauseScope",

@@ -1,6 +1,10 @@
 """One try of a job on a device, with its lease, checkpoint and classified outcome."""
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -21,13 +25,13 @@ class AttemptCancelled(Exception):
 
 
 class AttemptQuerySet(models.QuerySet):
-    def running(self) -> "AttemptQuerySet":
+    def running(self) -> AttemptQuerySet:
         return self.filter(outcome=AttemptOutcome.RUNNING)
 
-    def lease_expired(self, now: datetime) -> "AttemptQuerySet":
+    def lease_expired(self, now: datetime) -> AttemptQuerySet:
         return self.running().filter(lease_expires_at__lt=now)
 
-    def holding(self, token: uuid.UUID) -> "AttemptQuerySet":
+    def holding(self, token: uuid.UUID) -> AttemptQuerySet:
         """The running attempt this token still owns (empty once taken over)."""
         return self.filter(lease_token=token, outcome=AttemptOutcome.RUNNING)
 
@@ -141,37 +145,53 @@ class Attempt(models.Model):
             raise AttemptCancelled(f"job {self.job_id} was cancelled before publishing")
         raise LeaseLost(f"attempt {self.pk} lost its lease before publishing")
 
-    def finish(
-        self,
-        *,
-        outcome: str,
-        now: datetime,
-        error: str = "",
-        error_category: str = "",
-        error_type: str = "",
-        matched_rule: str = "",
-        log: str | None = None,
-        traceback: str = "",
-        evidence: dict[str, str] | None = None,
-    ) -> bool:
-        """End the attempt if this token still owns it. The row count decides."""
-        if outcome == AttemptOutcome.RUNNING:
+    def finish(self, *, ended: str, now: datetime, outcome: Outcome) -> bool:
+        """End the attempt (as `ended`: success, failed or lost) with the outcome as it is, if
+        this token still owns the attempt. The row count decides."""
+        if ended == AttemptOutcome.RUNNING:
             raise ValueError("an attempt cannot finish as running")
         fields = {
-            "outcome": outcome,
+            "outcome": ended,
             "finished_at": now,
-            "error": error,
-            "error_category": error_category,
-            "error_type": error_type,
-            "matched_rule": matched_rule[:200],
-            "traceback": traceback,
+            "error": outcome.error,
+            "error_category": outcome.category,
+            "error_type": outcome.error_type,
+            "matched_rule": outcome.rule[:200],
+            "traceback": outcome.traceback,
+            **dict(outcome.evidence),
         }
-        if log is not None:
-            fields["log"] = log
-        for kind, name in (evidence or {}).items():
-            fields[kind] = name
+        if outcome.log is not None:
+            fields["log"] = outcome.log
         if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
             return False
         for name, value in fields.items():
             setattr(self, name, value)
         return True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt did, built once from what the backend did (or from what the sweep or
+    a reporter knows), and recorded as it is by the Attempt and the Job."""
+
+    success: bool
+    error: str = ""
+    category: str = ""
+    error_type: str = ""
+    rule: str = ""
+    post_url: str = ""
+    traceback: str = ""
+    checkpoint_passed: bool = False
+    timed_out: bool = False
+    lease_lost: bool = False
+    cancelled: bool = False
+    log: str | None = None
+    evidence: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, error: str, category: str, error_type: str, rule: str, **facts) -> Outcome:
+        return cls(False, error, category, error_type, rule, **facts)
+
+    def as_result(self) -> tuple[bool, str, str, str]:
+        """The original task's 4-tuple: (success, error, error_category, error_type)."""
+        return (self.success, self.error, self.category, self.error_type)
