@@ -8,11 +8,8 @@ from posting.wakeups import wake_devices
 
 
 def release_account(account: Account) -> bool:
-    """Reactivate a held account and wake its device. False if it was not held."""
-    released = account.release()
-    if released:
-        wake_devices([account.device_id])
-    return released
+    """Reactivate a held account; the release wakes its device. False if it was not held."""
+    return account.release()
 
 
 def release_device(device: Device) -> bool:

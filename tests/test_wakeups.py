@@ -91,3 +91,14 @@ def test_releasing_a_device_from_quarantine_wakes_it(django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         assert release_device(device)
     assert queued() == [("local", (device.pk,))]
+
+
+def test_releasing_an_account_directly_on_the_model_wakes_its_device_too(
+    django_capture_on_commit_callbacks,
+):
+    device = make_device()
+    account = make_account(device=device)
+    account.hold(AccountStatus.CAPTCHA, "captcha", timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account.release()
+    assert queued() == [("local", (device.pk,))]

@@ -146,13 +146,18 @@ class Account(models.Model):
         return held == 1
 
     def release(self) -> bool:
-        """Make a held account active again. False if it was not held."""
+        """Make a held account active again and wake its device after commit (its jobs may
+        run now, whoever calls this). False if it was not held."""
+        from posting.wakeups import wake_devices  # wakeups imports the models package
+
         released = (
             Account.objects.filter(pk=self.pk)
             .exclude(status=AccountStatus.ACTIVE)
             .update(status=AccountStatus.ACTIVE, held_at=None, held_reason="", held_until=None)
         )
         self.refresh_from_db(fields=["status", "held_at", "held_reason", "held_until"])
+        if released:
+            wake_devices([self.device_id])
         return released == 1
 
 
