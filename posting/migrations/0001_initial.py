@@ -10,540 +10,223 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("devices", "0001_initial"),
+        ('devices', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ClusterHeartbeat",
+            name='ClusterHeartbeat',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        help_text="Cluster (device host) name.", max_length=100, unique=True
-                    ),
-                ),
-                ("hostname", models.CharField(blank=True, max_length=200)),
-                ("pid", models.PositiveIntegerField(blank=True, null=True)),
-                ("workers", models.PositiveIntegerField(default=0)),
-                ("started_at", models.DateTimeField()),
-                ("last_beat_at", models.DateTimeField()),
-                ("stopped_at", models.DateTimeField(blank=True, null=True)),
-                ("watchdog_alert", models.CharField(blank=True, max_length=500)),
-                ("watchdog_alert_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='Cluster (device host) name.', max_length=100, unique=True)),
+                ('hostname', models.CharField(blank=True, max_length=200)),
+                ('pid', models.PositiveIntegerField(blank=True, null=True)),
+                ('workers', models.PositiveIntegerField(default=0)),
+                ('started_at', models.DateTimeField()),
+                ('last_beat_at', models.DateTimeField()),
+                ('stopped_at', models.DateTimeField(blank=True, null=True)),
+                ('watchdog_alert', models.CharField(blank=True, max_length=500)),
+                ('watchdog_alert_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Account",
+            name='Account',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("handle", models.CharField(max_length=200, unique=True)),
-                ("platform", models.CharField(default="tiktok", max_length=50)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("active", "Active"),
-                            ("suspended", "Suspended"),
-                            ("captcha", "Captcha"),
-                            ("loggedout", "Logged out"),
-                            ("rate_limited", "Rate limited"),
-                        ],
-                        default="active",
-                        max_length=20,
-                    ),
-                ),
-                ("held_at", models.DateTimeField(blank=True, null=True)),
-                ("held_reason", models.CharField(blank=True, max_length=500)),
-                (
-                    "held_until",
-                    models.DateTimeField(
-                        blank=True, help_text="End of a rate-limit cooldown.", null=True
-                    ),
-                ),
-                ("min_post_interval", models.DurationField(default=datetime.timedelta(0))),
-                (
-                    "daily_cap",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="Posts per day in the account's time zone; empty: no cap.",
-                        null=True,
-                    ),
-                ),
-                ("window_start", models.TimeField(blank=True, null=True)),
-                ("window_end", models.TimeField(blank=True, null=True)),
-                (
-                    "timezone",
-                    models.CharField(
-                        default="UTC",
-                        max_length=64,
-                        validators=[posting.models.account.validate_timezone],
-                    ),
-                ),
-                ("last_posted_at", models.DateTimeField(blank=True, null=True)),
-                ("posts_day", models.DateField(blank=True, null=True)),
-                ("posts_on_day", models.PositiveIntegerField(default=0)),
-                (
-                    "device",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The phone this account is logged in on; its jobs run only there.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="accounts",
-                        to="devices.device",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('handle', models.CharField(max_length=200, unique=True)),
+                ('platform', models.CharField(default='tiktok', max_length=50)),
+                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended'), ('captcha', 'Captcha'), ('loggedout', 'Logged out'), ('rate_limited', 'Rate limited')], default='active', max_length=20)),
+                ('held_at', models.DateTimeField(blank=True, null=True)),
+                ('held_reason', models.CharField(blank=True, max_length=500)),
+                ('held_until', models.DateTimeField(blank=True, help_text='End of a rate-limit cooldown.', null=True)),
+                ('min_post_interval', models.DurationField(default=datetime.timedelta(0))),
+                ('daily_cap', models.PositiveIntegerField(blank=True, help_text="Posts per day in the account's time zone; empty: no cap.", null=True)),
+                ('window_start', models.TimeField(blank=True, null=True)),
+                ('window_end', models.TimeField(blank=True, null=True)),
+                ('timezone', models.CharField(default='UTC', max_length=64, validators=[posting.models.account.validate_timezone])),
+                ('last_posted_at', models.DateTimeField(blank=True, null=True)),
+                ('posts_day', models.DateField(blank=True, null=True)),
+                ('posts_on_day', models.PositiveIntegerField(default=0)),
+                ('device', models.ForeignKey(blank=True, help_text='The phone this account is logged in on; its jobs run only there.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='accounts', to='devices.device')),
             ],
             options={
-                "ordering": ["handle"],
+                'ordering': ['handle'],
             },
         ),
         migrations.CreateModel(
-            name="FleetControl",
+            name='FleetControl',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("paused", models.BooleanField(default=False)),
-                ("changed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "changed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('paused', models.BooleanField(default=False)),
+                ('changed_at', models.DateTimeField(blank=True, null=True)),
+                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "fleet control",
+                'verbose_name': 'fleet control',
             },
         ),
         migrations.CreateModel(
-            name="Job",
+            name='Job',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("job_id", models.CharField(max_length=200, unique=True)),
-                ("video_path", models.CharField(max_length=1000)),
-                ("caption", models.TextField(blank=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("running", "Running"),
-                            ("success", "Success"),
-                            ("failed", "Failed"),
-                            ("needs_review", "Needs review"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="pending",
-                        max_length=20,
-                    ),
-                ),
-                ("claimed_at", models.DateTimeField(blank=True, null=True)),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                ("error", models.TextField(blank=True)),
-                (
-                    "attempts",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Attempts in the current pass."
-                    ),
-                ),
-                (
-                    "max_attempts",
-                    models.PositiveIntegerField(default=posting.models.job.default_max_attempts),
-                ),
-                ("retry_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "error_type",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "—"),
-                            ("adb_timeout", "ADB timeout"),
-                            ("connection_dropped", "Connection dropped"),
-                            ("verification_race", "Pre-post verification failed"),
-                            ("claude_stuck", "Automation gave up"),
-                            ("worker_lost", "Worker lost"),
-                            ("job_timeout", "Job timed out"),
-                            ("device_offline", "Device offline"),
-                            ("appium_session", "Appium session failed"),
-                            ("suspended", "Account suspended"),
-                            ("captcha", "Captcha"),
-                            ("loggedout", "Logged out"),
-                            ("rate_limited", "Rate limited"),
-                            ("media_missing", "Media missing"),
-                            ("caption_rejected", "Caption rejected"),
-                            ("unverified_publish", "Unverified publish"),
-                        ],
-                        max_length=40,
-                    ),
-                ),
-                (
-                    "error_category",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "—"),
-                            ("account", "Account"),
-                            ("infrastructure", "Infrastructure"),
-                            ("content", "Content"),
-                            ("unknown", "Unknown"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("pass_number", models.PositiveIntegerField(default=1)),
-                ("scheduled_at", models.DateTimeField(blank=True, null=True)),
-                ("priority", models.IntegerField(default=0, help_text="Higher runs first.")),
-                ("post_url", models.CharField(blank=True, max_length=500)),
-                ("cancel_requested", models.BooleanField(default=False)),
-                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "lease_token",
-                    models.UUIDField(blank=True, editable=False, null=True, unique=True),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="jobs",
-                        to="posting.account",
-                    ),
-                ),
-                (
-                    "device",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The device of the latest attempt (the legacy worker_id).",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="devices.device",
-                    ),
-                ),
-                (
-                    "reviewed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Who decided a needs_review job was posted or not.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('job_id', models.CharField(max_length=200, unique=True)),
+                ('video_path', models.CharField(max_length=1000)),
+                ('caption', models.TextField(blank=True)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('success', 'Success'), ('failed', 'Failed'), ('needs_review', 'Needs review'), ('cancelled', 'Cancelled')], default='pending', max_length=20)),
+                ('claimed_at', models.DateTimeField(blank=True, null=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('error', models.TextField(blank=True)),
+                ('attempts', models.PositiveIntegerField(default=0, help_text='Attempts in the current pass.')),
+                ('max_attempts', models.PositiveIntegerField(default=posting.models.job.default_max_attempts)),
+                ('retry_at', models.DateTimeField(blank=True, null=True)),
+                ('error_type', models.CharField(blank=True, choices=[('', '—'), ('adb_timeout', 'ADB timeout'), ('connection_dropped', 'Connection dropped'), ('verification_race', 'Pre-post verification failed'), ('claude_stuck', 'Automation gave up'), ('worker_lost', 'Worker lost'), ('job_timeout', 'Job timed out'), ('device_offline', 'Device offline'), ('appium_session', 'Appium session failed'), ('suspended', 'Account suspended'), ('captcha', 'Captcha'), ('loggedout', 'Logged out'), ('rate_limited', 'Rate limited'), ('media_missing', 'Media missing'), ('caption_rejected', 'Caption rejected'), ('unverified_publish', 'Unverified publish')], max_length=40)),
+                ('error_category', models.CharField(blank=True, choices=[('', '—'), ('account', 'Account'), ('infrastructure', 'Infrastructure'), ('content', 'Content'), ('unknown', 'Unknown')], max_length=20)),
+                ('pass_number', models.PositiveIntegerField(default=1)),
+                ('scheduled_at', models.DateTimeField(blank=True, null=True)),
+                ('priority', models.IntegerField(default=0, help_text='Higher runs first.')),
+                ('post_url', models.CharField(blank=True, max_length=500)),
+                ('cancel_requested', models.BooleanField(default=False)),
+                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
+                ('lease_token', models.UUIDField(blank=True, editable=False, null=True, unique=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='posting.account')),
+                ('device', models.ForeignKey(blank=True, help_text='The device of the latest attempt (the legacy worker_id).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='devices.device')),
+                ('reviewed_by', models.ForeignKey(blank=True, help_text='Who decided a needs_review job was posted or not.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["id"],
-                "permissions": [
-                    ("requeue_job", "Can requeue infrastructure failures and retry jobs now"),
-                    ("requeue_any_job", "Can requeue failed jobs of any category"),
-                    ("review_job", "Can decide whether a needs_review job was posted"),
-                    ("cancel_job", "Can cancel jobs"),
-                ],
+                'ordering': ['id'],
+                'permissions': [('requeue_job', 'Can requeue infrastructure failures and retry jobs now'), ('requeue_any_job', 'Can requeue failed jobs of any category'), ('review_job', 'Can decide whether a needs_review job was posted'), ('cancel_job', 'Can cancel jobs')],
             },
         ),
         migrations.CreateModel(
-            name="Attempt",
+            name='Attempt',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("pass_number", models.PositiveIntegerField()),
-                (
-                    "number",
-                    models.PositiveIntegerField(help_text="Attempt number within the pass."),
-                ),
-                ("started_at", models.DateTimeField()),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("running", "Running"),
-                            ("success", "Success"),
-                            ("failed", "Failed"),
-                            ("lost", "Lost"),
-                        ],
-                        default="running",
-                        max_length=20,
-                    ),
-                ),
-                ("error", models.TextField(blank=True)),
-                (
-                    "error_category",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "—"),
-                            ("account", "Account"),
-                            ("infrastructure", "Infrastructure"),
-                            ("content", "Content"),
-                            ("unknown", "Unknown"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "error_type",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "—"),
-                            ("adb_timeout", "ADB timeout"),
-                            ("connection_dropped", "Connection dropped"),
-                            ("verification_race", "Pre-post verification failed"),
-                            ("claude_stuck", "Automation gave up"),
-                            ("worker_lost", "Worker lost"),
-                            ("job_timeout", "Job timed out"),
-                            ("device_offline", "Device offline"),
-                            ("appium_session", "Appium session failed"),
-                            ("suspended", "Account suspended"),
-                            ("captcha", "Captcha"),
-                            ("loggedout", "Logged out"),
-                            ("rate_limited", "Rate limited"),
-                            ("media_missing", "Media missing"),
-                            ("caption_rejected", "Caption rejected"),
-                            ("unverified_publish", "Unverified publish"),
-                        ],
-                        max_length=40,
-                    ),
-                ),
-                ("matched_rule", models.CharField(blank=True, max_length=200)),
-                ("log", models.TextField(blank=True)),
-                ("traceback", models.TextField(blank=True)),
-                (
-                    "checkpoint_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="Committed just before the irreversible publish tap.",
-                        null=True,
-                    ),
-                ),
-                ("lease_token", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("lease_expires_at", models.DateTimeField()),
-                (
-                    "screenshot",
-                    models.FileField(
-                        blank=True, help_text="The screen when the attempt failed.", upload_to=""
-                    ),
-                ),
-                (
-                    "page_source",
-                    models.FileField(
-                        blank=True, help_text="The UI hierarchy when it failed.", upload_to=""
-                    ),
-                ),
-                (
-                    "cluster",
-                    models.CharField(
-                        blank=True, help_text="The cluster that ran it.", max_length=100
-                    ),
-                ),
-                ("worker_pid", models.PositiveIntegerField(blank=True, null=True)),
-                (
-                    "device",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="devices.device",
-                    ),
-                ),
-                (
-                    "job",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="attempt_set",
-                        to="posting.job",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('pass_number', models.PositiveIntegerField()),
+                ('number', models.PositiveIntegerField(help_text='Attempt number within the pass.')),
+                ('started_at', models.DateTimeField()),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('outcome', models.CharField(choices=[('running', 'Running'), ('success', 'Success'), ('failed', 'Failed'), ('lost', 'Lost')], default='running', max_length=20)),
+                ('error', models.TextField(blank=True)),
+                ('error_category', models.CharField(blank=True, choices=[('', '—'), ('account', 'Account'), ('infrastructure', 'Infrastructure'), ('content', 'Content'), ('unknown', 'Unknown')], max_length=20)),
+                ('error_type', models.CharField(blank=True, choices=[('', '—'), ('adb_timeout', 'ADB timeout'), ('connection_dropped', 'Connection dropped'), ('verification_race', 'Pre-post verification failed'), ('claude_stuck', 'Automation gave up'), ('worker_lost', 'Worker lost'), ('job_timeout', 'Job timed out'), ('device_offline', 'Device offline'), ('appium_session', 'Appium session failed'), ('suspended', 'Account suspended'), ('captcha', 'Captcha'), ('loggedout', 'Logged out'), ('rate_limited', 'Rate limited'), ('media_missing', 'Media missing'), ('caption_rejected', 'Caption rejected'), ('unverified_publish', 'Unverified publish')], max_length=40)),
+                ('matched_rule', models.CharField(blank=True, max_length=200)),
+                ('log', models.TextField(blank=True)),
+                ('traceback', models.TextField(blank=True)),
+                ('checkpoint_at', models.DateTimeField(blank=True, help_text='Committed just before the irreversible publish tap.', null=True)),
+                ('lease_token', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('lease_expires_at', models.DateTimeField()),
+                ('screenshot', models.FileField(blank=True, help_text='The screen when the attempt failed.', upload_to='')),
+                ('page_source', models.FileField(blank=True, help_text='The UI hierarchy when it failed.', upload_to='')),
+                ('cluster', models.CharField(blank=True, help_text='The cluster that ran it.', max_length=100)),
+                ('worker_pid', models.PositiveIntegerField(blank=True, null=True)),
+                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='devices.device')),
+                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_set', to='posting.job')),
             ],
             options={
-                "ordering": ["-id"],
+                'ordering': ['-id'],
             },
         ),
         migrations.CreateModel(
-            name="Pass",
+            name='Pass',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("number", models.PositiveIntegerField(unique=True)),
-                ("started_at", models.DateTimeField()),
-                (
-                    "filter",
-                    models.JSONField(
-                        blank=True, default=dict, help_text="Which jobs were moved in."
-                    ),
-                ),
-                ("job_count", models.PositiveIntegerField(default=0)),
-                ("note", models.CharField(blank=True, max_length=200)),
-                (
-                    "finished_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When its last pending or running job ended.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "started_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveIntegerField(unique=True)),
+                ('started_at', models.DateTimeField()),
+                ('filter', models.JSONField(blank=True, default=dict, help_text='Which jobs were moved in.')),
+                ('job_count', models.PositiveIntegerField(default=0)),
+                ('note', models.CharField(blank=True, max_length=200)),
+                ('finished_at', models.DateTimeField(blank=True, help_text='When its last pending or running job ended.', null=True)),
+                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name_plural": "passes",
-                "ordering": ["-number"],
+                'verbose_name_plural': 'passes',
+                'ordering': ['-number'],
             },
         ),
         migrations.AddIndex(
-            model_name="account",
-            index=models.Index(fields=["device", "status"], name="posting_account_device_status"),
+            model_name='account',
+            index=models.Index(fields=['device', 'status'], name='posting_account_device_status'),
         ),
         migrations.AddIndex(
-            model_name="account",
-            index=models.Index(fields=["status"], name="posting_account_status"),
+            model_name='account',
+            index=models.Index(fields=['status'], name='posting_account_status'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(
-                condition=models.Q(("status", "pending")),
-                fields=["account", "-priority", "id"],
-                name="posting_job_pending_claim",
-            ),
+            model_name='job',
+            index=models.Index(condition=models.Q(('status', 'pending')), fields=['account', '-priority', 'id'], name='posting_job_pending_claim'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(fields=["status", "pass_number"], name="posting_job_status_pass"),
+            model_name='job',
+            index=models.Index(fields=['status', 'pass_number'], name='posting_job_status_pass'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(
-                fields=["pass_number", "status", "error_category", "error_type"],
-                name="posting_job_pass_status",
-            ),
+            model_name='job',
+            index=models.Index(fields=['pass_number', 'status', 'error_category', 'error_type'], name='posting_job_pass_status'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(fields=["completed_at"], name="posting_job_completed"),
+            model_name='job',
+            index=models.Index(fields=['completed_at'], name='posting_job_completed'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(
-                fields=["error_category", "error_type"], name="posting_job_category_type"
-            ),
+            model_name='job',
+            index=models.Index(fields=['error_category', 'error_type'], name='posting_job_category_type'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(fields=["device"], name="posting_job_device"),
+            model_name='job',
+            index=models.Index(fields=['device'], name='posting_job_device'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(
-                condition=models.Q(("status", "pending")),
-                fields=["retry_at"],
-                name="posting_job_pending_retry_at",
-            ),
+            model_name='job',
+            index=models.Index(condition=models.Q(('status', 'pending')), fields=['retry_at'], name='posting_job_pending_retry_at'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(
-                condition=models.Q(("status", "pending")),
-                fields=["scheduled_at"],
-                name="posting_job_pending_scheduled",
-            ),
+            model_name='job',
+            index=models.Index(condition=models.Q(('status', 'pending')), fields=['scheduled_at'], name='posting_job_pending_scheduled'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(
-                condition=models.Q(("outcome", "running")),
-                fields=["lease_expires_at"],
-                name="posting_attempt_running_lease",
-            ),
+            model_name='attempt',
+            index=models.Index(condition=models.Q(('outcome', 'running')), fields=['lease_expires_at'], name='posting_attempt_running_lease'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["job", "-id"], name="posting_attempt_job"),
+            model_name='attempt',
+            index=models.Index(fields=['job', '-id'], name='posting_attempt_job'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["outcome", "-id"], name="posting_attempt_outcome"),
+            model_name='attempt',
+            index=models.Index(fields=['outcome', '-id'], name='posting_attempt_outcome'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(
-                fields=["error_category", "error_type"], name="posting_attempt_cat_type"
-            ),
+            model_name='attempt',
+            index=models.Index(fields=['error_category', 'error_type'], name='posting_attempt_cat_type'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["device", "-id"], name="posting_attempt_device"),
+            model_name='attempt',
+            index=models.Index(fields=['device', '-id'], name='posting_attempt_device'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["pass_number"], name="posting_attempt_pass"),
+            model_name='attempt',
+            index=models.Index(fields=['pass_number'], name='posting_attempt_pass'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["finished_at", "outcome"], name="posting_attempt_finished"),
+            model_name='attempt',
+            index=models.Index(fields=['finished_at', 'outcome'], name='posting_attempt_finished'),
         ),
         migrations.AddConstraint(
-            model_name="attempt",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("outcome", "running")),
-                fields=("device",),
-                name="posting_attempt_one_running_per_device",
-            ),
+            model_name='attempt',
+            constraint=models.UniqueConstraint(condition=models.Q(('outcome', 'running')), fields=('device',), name='posting_attempt_one_running_per_device'),
         ),
         migrations.AddConstraint(
-            model_name="attempt",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("outcome", "running")),
-                fields=("job",),
-                name="posting_attempt_one_running_per_job",
-            ),
+            model_name='attempt',
+            constraint=models.UniqueConstraint(condition=models.Q(('outcome', 'running')), fields=('job',), name='posting_attempt_one_running_per_job'),
         ),
     ]
