@@ -179,8 +179,8 @@ class JobImporter:
                     continue
                 seen[job_id] = item.line
                 rows.append(item)
-                self._check_account_device(item, account_devices)
-                self._check_account_platform(item, account_platforms)
+                self._check_one_per_account(item, "device", account_devices)
+                self._check_one_per_account(item, "platform", account_platforms)
             if self.progress is not None:
                 self.progress.update(len(rows))
             self._check_and_write(rows)
@@ -197,31 +197,15 @@ class JobImporter:
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
             self.problems.append(problem)
 
-    def _check_account_device(self, row: Row, account_devices: dict) -> None:
-        if not row.device:
+    def _check_one_per_account(self, row: Row, column: str, given_before: dict) -> None:
+        """An account has one device and one platform: every row of the file agrees."""
+        value = getattr(row, column)
+        if not value:
             return
-        first = account_devices.setdefault(row.account, (row.device, row.line))
-        if first[0] != row.device:
-            self._report(
-                Problem(
-                    row.line,
-                    "device",
-                    f"account {row.account!r} is given device {first[0]!r} on line {first[1]}",
-                )
-            )
-
-    def _check_account_platform(self, row: Row, account_platforms: dict) -> None:
-        if not row.platform:
-            return
-        first = account_platforms.setdefault(row.account, (row.platform, row.line))
-        if first[0] != row.platform:
-            self._report(
-                Problem(
-                    row.line,
-                    "platform",
-                    f"account {row.account!r} is given platform {first[0]!r} on line {first[1]}",
-                )
-            )
+        first = given_before.setdefault(row.account, (value, row.line))
+        if first[0] != value:
+            message = f"account {row.account!r} is given {column} {first[0]!r} on line {first[1]}"
+            self._report(Problem(row.line, column, message))
 
     def _check_and_write(self, rows: list[Row]) -> None:
         existing = self._existing_jobs(rows)
