@@ -115,7 +115,26 @@ class StrictCsvReader:
             except csv.Error as exc:
                 raise ImportRefused([self._malformed(previous_end + 1, exc)]) from None
             start, previous_end = previous_end + 1, self._reader.line_num
+            if any('"' in line for line in self._record_lines):
+                self._refuse_stray_quote(start)
             yield start, cells
+
+    def _refuse_stray_quote(self, start: int) -> None:
+        """The csv module takes a quote inside an unquoted field (`ab"c`) as text; RFC 4180
+        does not, and such a cell usually means a quote went missing elsewhere."""
+        stray = stray_quote(self._record_lines, start)
+        if stray is not None:
+            line, cell = stray
+            raise ImportRefused(
+                [
+                    Problem(
+                        line,
+                        self._column_name(cell),
+                        'a quote (") inside a field that is not quoted: quote the whole field '
+                        'and double the quote ("ab""c")',
+                    )
+                ]
+            )
 
     def _malformed(self, start: int, exc: csv.Error) -> Problem:
         message = str(exc)
@@ -144,6 +163,32 @@ class StrictCsvReader:
         if index is None:
             return ""
         return self.header[index] if index < len(self.header) else f"#{index + 1}"
+
+
+def stray_quote(lines: list[str], first_line: int) -> tuple[int, int] | None:
+    """The line and cell index of a quote inside an unquoted field of one record, if any."""
+    in_quotes = closing = False
+    at_field_start = True
+    cell = 0
+    for number, text in enumerate(lines, first_line):
+        for char in text:
+            if in_quotes:
+                if closing and char == '"':
+                    closing = False
+                    continue
+                if not closing:
+                    closing = char == '"'
+                    continue
+                in_quotes = closing = False
+            if char == '"':
+                if not at_field_start:
+                    return number, cell
+                in_quotes, at_field_start = True, False
+                continue
+            at_field_start = char in ",\r\n"
+            if char == ",":
+                cell += 1
+    return None
 
 
 def unclosed_quote_start(lines: list[str], first_line: int) -> tuple[int, int | None]:

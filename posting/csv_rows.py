@@ -12,9 +12,12 @@ from django.utils.dateparse import parse_datetime
 from posting.csv_reading import Problem
 from posting.input_rules import (
     InvalidValue,
+    checked_post_url,
+    identifier,
     integer_in_column,
     moment_in_range,
     resolve_video_path,
+    whole_number,
 )
 from posting.models import ErrorCategory, ErrorType, Job, JobStatus, Platform
 from retries.classification import classify_message
@@ -71,11 +74,7 @@ class RowParser:
         if not value:
             return default
         try:
-            number = int(value)
-        except ValueError:
-            self.problem(column, f"{value[:40]!r} is not a whole number")
-            return default
-        try:
+            number = whole_number(value)
             return integer_in_column(number, Job._meta.get_field(column), minimum)
         except InvalidValue as exc:
             self.problem(column, str(exc))
@@ -107,14 +106,14 @@ class RowParser:
         if self.problems:
             return None
         values = {
-            "job_id": self.text("job_id", required=True, max_length=200),
+            "job_id": self.identifier("job_id"),
             "video_path": self.video_path(),
             "caption": self.text("caption"),
             "scheduled_at": self.moment("scheduled_at"),
             "priority": self.integer("priority", 0, minimum=-1_000_000),
             "max_attempts": self.integer("max_attempts", settings.DEFAULT_MAX_ATTEMPTS, minimum=1),
         }
-        account = self.text("account", required=True, max_length=200)
+        account = self.identifier("account")
         device = self.text("device")
         if device and device not in self.device_names:
             self.problem("device", f"no device named {device!r} (register it first)")
@@ -126,6 +125,22 @@ class RowParser:
         if value and value not in Platform.values:
             self.problem("platform", f"{value[:40]!r} is not one of {', '.join(Platform.values)}")
         return value
+
+    def identifier(self, column: str) -> str:
+        value = self.text(column, required=True, max_length=200)
+        try:
+            return identifier(value)
+        except InvalidValue as exc:
+            self.problem(column, str(exc))
+            return value
+
+    def post_url(self) -> str:
+        value = self.text("post_url")
+        try:
+            return checked_post_url(value, Job._meta.get_field("post_url").max_length)
+        except InvalidValue as exc:
+            self.problem("post_url", str(exc))
+            return value
 
     def video_path(self) -> str:
         value = self.text("video_path", required=True, max_length=1000)
@@ -154,7 +169,7 @@ class RowParser:
             "error": self.text("error"),
             "attempts": self.integer("attempts", 0, minimum=0),
             "pass_number": self.integer("pass_number", 0, minimum=1),
-            "post_url": self.text("post_url", max_length=500),
+            "post_url": self.post_url(),
         }
         state.update(self.classification(status, raw_status, state["error"]))
         return state
@@ -174,8 +189,13 @@ class RowParser:
         if category and category not in ErrorCategory.values:
             self.problem("error_category", f"{category[:40]!r} is not a known category")
             return {}
-        if status in (JobStatus.SUCCESS, JobStatus.PENDING) and not error:
-            return {"error_category": category, "error_type": error_type}
+        if status == JobStatus.SUCCESS and (category or error_type):
+            self.problem("error_type", "a successful job has no error category or type")
+            return {}
+        if status in (JobStatus.SUCCESS, JobStatus.PENDING) and not (error or error_type):
+            if category:
+                self.problem("error_category", f"{category!r} is given without a type or error")
+            return {"error_category": "", "error_type": ""}
         if not category:
             # Progress files older than the two-level taxonomy have the type only (or neither).
             category = category_of(error_type) if error_type else classify_message(error).category

@@ -8,6 +8,8 @@ PostgreSQL would answer with a traceback).
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -71,16 +73,42 @@ def resolve_video_path(value: str, root: str | None = None) -> str:
     """An absolute path as given (normalised); a relative one inside VIDEO_ROOT, never outside.
 
     Workers resolve the stored text as it is, so a relative path stored raw would resolve
-    against whichever directory a worker runs in.
+    against whichever directory a worker runs in. Symbolic links are followed before the
+    check: a link inside the root that points out of it does not make its target postable.
     """
     refuse_nul(value)
     if os.path.isabs(value):
         return os.path.normpath(value)
     root = root or video_root()
     path = os.path.normpath(os.path.join(root, value))
-    if not path.startswith(root + os.sep):
+    if not path.startswith(root + os.sep) or not os.path.realpath(path).startswith(root + os.sep):
         raise InvalidValue(f"{value!r} leaves the video root {root}")
     return path
+
+
+# Characters no identifier (job id, account handle) may hold: controls and line breaks would
+# forge lines in logs and exports; format characters (zero-width spaces, direction marks)
+# make two ids look alike or an id look empty.
+_FORBIDDEN_IN_IDENTIFIERS = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def identifier(value: str) -> str:
+    """A job id or account handle: printable, visible text."""
+    for char in value:
+        if unicodedata.category(char) in _FORBIDDEN_IN_IDENTIFIERS:
+            name = unicodedata.name(char, f"U+{ord(char):04X}")
+            raise InvalidValue(f"contains an invisible or control character ({name})")
+    return value
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def whole_number(text: str) -> int:
+    """ASCII digits with an optional sign: Python's int() would also take '1_000' and '٣'."""
+    if not _WHOLE_NUMBER.fullmatch(text) or len(text) > 20:
+        raise InvalidValue(f"{text[:40]!r} is not a whole number")
+    return int(text)
 
 
 def checked_post_url(value: str, max_length: int) -> str:
@@ -91,6 +119,17 @@ def checked_post_url(value: str, max_length: int) -> str:
     if len(value) > max_length:
         raise InvalidValue(f"is longer than {max_length} characters")
     parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    plain = not any(c.isspace() or unicodedata.category(c) == "Cc" for c in value)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or not port_ok
+        or not plain
+    ):
         raise InvalidValue(f"{value[:80]!r} is not an http(s) address")
     return value

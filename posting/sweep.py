@@ -102,11 +102,14 @@ def request_probes(host: str | None, now: datetime) -> int:
 
 
 def recover_lost_attempts(host: str | None, now: datetime) -> int:
-    expired = Attempt.objects.lease_expired(now).select_related("job__account", "device")
+    expired = Attempt.objects.lease_expired(now)
     if host is not None:
         expired = expired.filter(device__host=host)
 
-    def recover(attempt: Attempt) -> int:
+    def recover(pk: int) -> int:
+        # Each row is read on its own: one that cannot even be loaded (a damaged lease token)
+        # must not stop the recovery of the others.
+        attempt = Attempt.objects.select_related("job__account", "device").get(pk=pk)
         status = settle_lost_attempt(attempt, now)
         if status is None:
             return 0
@@ -119,7 +122,8 @@ def recover_lost_attempts(host: str | None, now: datetime) -> int:
         )
         return 1
 
-    return each_row(expired, "recovering a lost attempt", recover)
+    pks = list(expired.values_list("pk", flat=True))
+    return each_row(pks, "recovering lost attempt", recover)
 
 
 def wake_idle_devices(host: str | None, now: datetime) -> int:

@@ -168,3 +168,45 @@ def test_a_damaged_binary_file_is_a_command_error_naming_the_file(tmp_path):
     with pytest.raises(CommandError, match="1 problem; nothing was imported"):
         call_command("import_jobs", str(path), stderr=err)
     assert err.getvalue().startswith(f"{path}: line 1: byte 9 of the file (character 10")
+
+
+LEGACY = (
+    "job_id,account,video_path,caption,status,worker_id,claimed_at,completed_at,error,"
+    "attempts,max_attempts,retry_at,error_type,error_category,pass_number"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f'{HEADER}\nN1,@a,v.mp4,ab"c\n', 'line 2, column caption: a quote (") inside a field'),
+        (f"{HEADER},priority\nN1,@a,v.mp4,x,1_000\n", "line 2, column priority: '1_000' is not"),
+        (f"{HEADER},priority\nN1,@a,v.mp4,x,\u0663\n", "line 2, column priority: '\u0663' is not"),
+        (f"{HEADER}\n\u200b,@a,v.mp4,x\n", "line 2, column job_id: contains an invisible"),
+        (f'{HEADER}\n"N1\nN2",@a,v.mp4,x\n', "line 2, column job_id: contains an invisible"),
+        (f'{HEADER}\nN1,"@a\nx",v.mp4,x\n', "line 2, column account: contains an invisible"),
+        (
+            f"{LEGACY},post_url\nL1,@a,v.mp4,c,success,,,,,1,3,,,,1,javascript:alert(1)\n",
+            "line 2, column post_url: 'javascript:alert(1)' is not an http(s) address",
+        ),
+        (
+            f"{LEGACY}\nL1,@a,v.mp4,c,pending,,,,,0,3,,captcha,infrastructure,1\n",
+            "line 2, column error_category: 'infrastructure' does not go with type 'captcha'",
+        ),
+        (
+            f"{LEGACY}\nL1,@a,v.mp4,c,success,,,,,1,3,,captcha,,1\n",
+            "line 2, column error_type: a successful job has no error category or type",
+        ),
+    ],
+)
+def test_what_a_lenient_reader_would_let_through_is_refused(tmp_path, text, expected):
+    [problem] = problems_of(write(tmp_path, text))
+    assert problem.startswith(expected)
+
+
+def test_a_symlink_inside_the_video_root_that_leads_out_is_refused(tmp_path, settings):
+    root = Path(settings.VIDEO_ROOT)
+    root.mkdir(parents=True)
+    (root / "outside").symlink_to(tmp_path)
+    [problem] = problems_of(write(tmp_path, f"{HEADER}\nN1,@a,outside/secret,x\n"))
+    assert problem.startswith("line 2, column video_path: 'outside/secret' leaves the video root")

@@ -156,3 +156,19 @@ def test_a_pass_whose_jobs_all_ended_is_finished_and_announced_once(caplog):
     assert Pass.objects.get(number=1).finished_at is not None
     announced = [m for m in caplog.messages if m.startswith("pass_finished: Pass 1 finished")]
     assert announced == ["pass_finished: Pass 1 finished: cancelled 1"]
+
+
+def test_an_attempt_row_that_cannot_be_loaded_does_not_stop_the_others(clock):
+    from django.db import connection
+
+    damaged = make_job(account=make_account(device=make_device()))
+    claim(damaged, damaged.account.device)
+    good = make_job(account=make_account(device=make_device()))
+    claim(good, good.account.device)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE posting_attempt SET lease_token = 'deadbeef' WHERE job_id = %s", [damaged.pk]
+        )
+    clock.shift(timedelta(minutes=2))
+    assert sweep().recovered == 1
+    assert refreshed(good).status == JobStatus.PENDING

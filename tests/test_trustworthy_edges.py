@@ -178,3 +178,19 @@ def test_a_legacy_worker_index_equal_to_another_devices_key_uses_the_accounts_de
     make_job("J1", account=make_account(device=mine))
     update_job_status("J1", "failed", str(other.pk), error="adb timeout")
     assert Job.objects.get(job_id="J1").attempt_set.get().device == mine
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://x.test@javascript:alert(1)", "https://x.test/a b", "https://x.test:99999999/p"],
+)
+def test_a_review_refuses_urls_that_only_look_like_http(client, operator, url):
+    job = make_review_job("R1", make_account("@a", device=make_device("phone-1")))
+    response = act(client, "mark_posted", [job], confirm="1", **{f"post_url_{job.pk}": url})
+    assert "nothing was marked" in response.content.decode()
+
+
+def test_the_job_form_refuses_an_invisible_job_id(client, operator):
+    response = client.post("/admin/posting/job/add/", job_form_data(job_id="\u200b"))
+    assert "contains an invisible or control character" in response.content.decode()
+    assert not Job.objects.exists()

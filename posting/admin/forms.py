@@ -4,6 +4,7 @@ from django import forms
 
 from posting.input_rules import (
     InvalidValue,
+    identifier,
     integer_in_column,
     moment_in_range,
     refuse_nul,
@@ -35,7 +36,7 @@ class JobForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
 
     def clean_job_id(self):
-        return self._checked("job_id", refuse_nul)
+        return self._checked("job_id", lambda v: identifier(refuse_nul(v)))
 
     def clean_caption(self):
         return self._checked("caption", refuse_nul)
