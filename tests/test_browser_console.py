@@ -143,7 +143,7 @@ def test_an_operator_resolves_a_needs_review_job(browser, live_server, fleet_dat
     page.click("button[name=index]")
     page.fill(f"input[name=post_url_{review.pk}]", "https://video.example/@brand/1")
     page.click("input[type=submit].default")
-    assert "1 jobs marked as posted" in page.locator(".messagelist").inner_text()
+    assert "1 job marked as posted" in page.locator(".messagelist").inner_text()
     review.refresh_from_db()
     assert (review.status, review.post_url) == ("success", "https://video.example/@brand/1")
     assert review.reviewed_by.username == "operators"
