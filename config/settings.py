@@ -142,8 +142,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The web server's access lines without static files, the dashboard's refresh and the
+    # favicon: `runfleet`'s console shows the workers and the attempts.
+    "filters": {"quiet_access": {"()": "posting.log_filters.QuietAccessLog"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["quiet_access"],
+        },
+    },
     "loggers": {
+        "django.server": {"handlers": ["access"], "level": "INFO", "propagate": False},
         "posting": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "devices": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django-q": {"handlers": ["console"], "level": env_str("Q_LOG_LEVEL", "WARNING")},

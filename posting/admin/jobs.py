@@ -1,10 +1,13 @@
 """The job admin: filters, badges, attempts inline, content edits, and the operator's actions."""
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -21,6 +24,7 @@ from posting.admin.display import (
 )
 from posting.admin.filters import AccountStatusFilter, PausedFilter, WaitingFilter
 from posting.admin.forms import JobForm
+from posting.admin.job_import import IMPORT_PERMISSION, import_view
 from posting.admin.next_steps import ACTIONS_BY_STATUS, render_next_steps
 from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
@@ -130,6 +134,20 @@ class JobAdmin(GuardedActionsAdmin):
 
     def get_queryset(self, request):
         return with_wait_state(super().get_queryset(request))
+
+    def get_urls(self):
+        own = [
+            path(
+                "import/",
+                self.admin_site.admin_view(partial(import_view, self)),
+                name="posting_job_import",
+            )
+        ]
+        return own + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_import": request.user.has_perm(IMPORT_PERMISSION), **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
