@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -257,6 +257,10 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
             .values_list("finished_at", flat=True)
             .first()
         )
+        if finished is None:  # not yet stamped by the sweep: its last job's end
+            finished = Job.objects.filter(pass_number=current["number"]).aggregate(
+                last=Max("completed_at")
+            )["last"]
         return {
             "state": "done",
             "finished_at": finished.isoformat() if finished else "",

@@ -7,11 +7,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from posting import lifecycle
+from posting.admin.attempts import attempt_title
 from posting.admin.base import GuardedActionsAdmin
 from posting.admin.display import (
     badge,
@@ -67,11 +68,16 @@ STATE_FIELDS = [
 ]
 
 
+@admin.display(description="attempt")
+def attempt_link(attempt: Attempt) -> str:
+    url = reverse("admin:posting_attempt_change", args=[attempt.pk])
+    return format_html('<a href="{}">{}</a>', url, attempt_title(attempt))
+
+
 class AttemptInline(admin.TabularInline):
     model = Attempt
     fields = [
-        "pass_number",
-        "number",
+        attempt_link,
         "device",
         "started_at",
         "finished_at",
@@ -87,7 +93,6 @@ class AttemptInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    show_change_link = True
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
