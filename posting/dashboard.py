@@ -292,6 +292,13 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
             "text": f"unknown: no attempt of this pass finished in the last {window} min",
         }
     minutes = remaining / rate
+    # A job waiting for its retry or its schedule finishes no sooner than that.
+    waits = Job.objects.filter(pass_number=current["number"], status=JobStatus.PENDING).aggregate(
+        retry=Max("retry_at"), scheduled=Max("scheduled_at")
+    )
+    latest_wait = max((t for t in waits.values() if t is not None and t > now), default=None)
+    if latest_wait is not None:
+        minutes = max(minutes, (latest_wait - now).total_seconds() / 60)
     finish = now + timedelta(minutes=minutes)
     basis = (
         f"{attempts} attempt{'s' if attempts != 1 else ''} finished by {devices} "
@@ -303,7 +310,7 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
         "finish_at": finish.isoformat(),
         "remaining": remaining,
         "basis": basis,
-        "text": f"about {_duration(minutes)} for {remaining} job{'s' if remaining != 1 else ''}",
+        "text": f"{_duration(minutes)} for {remaining} job{'s' if remaining != 1 else ''} to go",
     }
 
 
@@ -311,8 +318,8 @@ def _duration(minutes: float) -> str:
     if minutes < 1:
         return "under a minute"
     if minutes < 90:
-        return f"{round(minutes)} min"
-    return f"{minutes / 60:.1f} h"
+        return f"about {round(minutes)} min"
+    return f"about {minutes / 60:.1f} h"
 
 
 def fleet_pause() -> dict:

@@ -26,7 +26,7 @@ from posting.admin.display import (
 from posting.admin.filters import AccountStatusFilter, PausedFilter, WaitingFilter
 from posting.admin.forms import JobForm
 from posting.admin.job_import import IMPORT_PERMISSION, import_view
-from posting.admin.next_steps import ACTIONS_BY_STATUS, render_next_steps
+from posting.admin.next_steps import job_actions, render_next_steps
 from posting.admin.paginator import CappedCountPaginator
 from posting.csv_export import progress_csv_lines
 from posting.holds import release_account
@@ -106,7 +106,7 @@ class JobAdmin(GuardedActionsAdmin):
     form = JobForm
     # Readable at 1366 x 768 beside the filters: what it is, where it stands and why, what
     # went wrong last, where it ran, when it last changed.
-    list_display = ["job_id", "account", "status_and_why", "last_error", "device", "updated"]
+    list_display = ["job_id", "account", "status_and_why", "last_error", "runs_on", "updated"]
     list_filter = [
         "status",
         "pass_number",
@@ -191,6 +191,12 @@ class JobAdmin(GuardedActionsAdmin):
         text = job.error if len(job.error) <= 90 else job.error[:89] + "…"
         return format_html('<span title="{}"><b>{}</b> {}</span>', job.error, kind, text)
 
+    @admin.display(description="device", ordering="device__name")
+    def runs_on(self, job: Job) -> str:
+        """The device of its latest attempt, or (not run yet) its account's device."""
+        device = job.device or job.account.device
+        return device.name if device else "—"
+
     @admin.display(description="updated", ordering="updated_at")
     def updated(self, job: Job) -> str:
         return when(job.updated_at)
@@ -215,9 +221,7 @@ class JobAdmin(GuardedActionsAdmin):
         if job is not None:
             allowed = self.get_actions(request)
             extra["job_actions"] = [
-                (name, allowed[name][2])
-                for name in ACTIONS_BY_STATUS.get(job.status, [])
-                if name in allowed
+                (name, allowed[name][2]) for name in job_actions(job) if name in allowed
             ]
             account = job.account
             if account.is_held and request.user.has_perm("posting.change_account"):

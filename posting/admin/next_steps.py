@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from posting.admin.display import plural, when
@@ -20,6 +21,37 @@ ACTIONS_BY_STATUS = {
 
 def _link(url: str, text: str) -> str:
     return format_html('<a href="{}">{}</a>', url, text)
+
+
+def device_caveat(job: Job) -> list[str]:
+    """Behind an account hold or a pause, the device may be down too: say so at once."""
+    device = job.account.device
+    if device is None:
+        return []
+    url = reverse("admin:devices_device_change", args=[device.pk])
+    if device.is_quarantined:
+        return [
+            format_html(
+                "Its device {} is quarantined too ({}) until {}.",
+                _link(url, device.name),
+                device.health_detail or "infrastructure failures",
+                when(device.quarantined_until),
+            )
+        ]
+    if not device.enabled:
+        return [format_html("Its device {} is disabled too.", _link(url, device.name))]
+    return []
+
+
+def job_actions(job: Job, now=None) -> list[str]:
+    """The job's own actions that would do something now."""
+    names = list(ACTIONS_BY_STATUS.get(job.status, []))
+    waiting_retry = job.retry_at is not None and job.retry_at > (now or timezone.now())
+    if "retry_now" in names and not waiting_retry:
+        names.remove("retry_now")
+    if job.status == JobStatus.FAILED and job.error_category != ErrorCategory.INFRASTRUCTURE:
+        names.remove("requeue_infrastructure_failures")
+    return names
 
 
 def next_steps(job: Job) -> list[str]:
@@ -52,7 +84,7 @@ def next_steps(job: Job) -> list[str]:
                     "Solve it on the phone (captcha, log in again, appeal), then release the "
                     "account: its jobs run again on their device."
                 )
-            return steps
+            return steps + device_caveat(job)
         if reason in (
             WaitReason.DEVICE_QUARANTINED,
             WaitReason.DEVICE_DISABLED,
@@ -92,7 +124,10 @@ def next_steps(job: Job) -> list[str]:
                 if reason == WaitReason.FLEET_PAUSED
                 else _link(reverse("admin:posting_pauseswitch_changelist"), "the pauses page")
             )
-            return [format_html("It runs when the {} is resumed ({}).", state.text, where)]
+            return [
+                format_html("It runs when the {} is resumed ({}).", state.text, where),
+                *device_caveat(job),
+            ]
         if reason == WaitReason.RETRY:
             return [
                 format_html(

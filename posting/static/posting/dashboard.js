@@ -169,7 +169,7 @@
     document.getElementById("current-pass").textContent = data.current_pass || "—";
     renderEta(data.eta);
     document.getElementById("updated").replaceChildren(el("time", { title: absolute(data.now) },
-      new Date(data.now).toLocaleTimeString([], { timeZone: TIME_ZONE })));
+      absolute(data.now).slice(11)));
     document.getElementById("pauses").replaceChildren(...data.pauses.map((p) =>
       el("li", { class: "warning", "data-pause": p.scope + ":" + p.name }, "Paused: " + p.text)));
     document.getElementById("pause-button-label") &&
