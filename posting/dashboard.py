@@ -292,25 +292,32 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
             "text": f"unknown: no attempt of this pass finished in the last {window} min",
         }
     minutes = remaining / rate
-    # A job waiting for its retry or its schedule finishes no sooner than that.
-    waits = Job.objects.filter(pass_number=current["number"], status=JobStatus.PENDING).aggregate(
-        retry=Max("retry_at"), scheduled=Max("scheduled_at")
-    )
-    latest_wait = max((t for t in waits.values() if t is not None and t > now), default=None)
-    if latest_wait is not None:
-        minutes = max(minutes, (latest_wait - now).total_seconds() / 60)
-    finish = now + timedelta(minutes=minutes)
     basis = (
         f"{attempts} attempt{'s' if attempts != 1 else ''} finished by {devices} "
         f"device{'s' if devices != 1 else ''} in the last {window} min"
     )
+    text = f"{_duration(minutes)} for {remaining} job{'s' if remaining != 1 else ''} to go"
+    # A job waiting for its retry (a rate limit's cooldown, say) or its schedule finishes no
+    # sooner than that: the pass ends then, though the rest is done sooner.
+    throughput_end = now + timedelta(minutes=minutes)
+    pending = Job.objects.filter(pass_number=current["number"], status=JobStatus.PENDING)
+    later = pending.filter(
+        Q(retry_at__gt=throughput_end) | Q(scheduled_at__gt=throughput_end)
+    ).aggregate(n=Count("id"), retry=Max("retry_at"), scheduled=Max("scheduled_at"))
+    finish = throughput_end
+    if later["n"]:
+        finish = max(t for t in (later["retry"], later["scheduled"]) if t is not None)
+        text += (
+            f", then {later['n']} waiting for a retry or schedule until "
+            f"{timezone.localtime(finish):%H:%M}"
+        )
     return {
         "state": "running",
-        "minutes": round(minutes),
+        "minutes": round((finish - now).total_seconds() / 60),
         "finish_at": finish.isoformat(),
         "remaining": remaining,
         "basis": basis,
-        "text": f"{_duration(minutes)} for {remaining} job{'s' if remaining != 1 else ''} to go",
+        "text": text,
     }
 
 
@@ -374,6 +381,7 @@ def needs_attention(now: datetime) -> list[dict]:
                         "text": f"{a.handle}: {a.held_reason or a.get_status_display()}",
                         "since": a.held_at.isoformat() if a.held_at else "",
                         "until": a.held_until.isoformat() if a.held_until else "",
+                        "until_label": "cooldown ends",
                         "link": reverse("admin:posting_account_change", args=[a.pk]),
                     }
                     for a in held.order_by("held_at")[:ATTENTION_SHOWN]
@@ -394,6 +402,7 @@ def needs_attention(now: datetime) -> list[dict]:
                         "text": f"{d.name}: {d.health_detail or 'infrastructure failures'} "
                         f"(streak {d.streak_at_quarantine})",
                         "until": d.quarantined_until.isoformat(),
+                        "until_label": "quarantine ends",
                         "link": reverse("admin:devices_device_change", args=[d.pk]),
                     }
                     for d in quarantined.order_by("quarantined_until")[:ATTENTION_SHOWN]
@@ -413,6 +422,7 @@ def needs_attention(now: datetime) -> list[dict]:
                         "text": f"{j.job_id}: attempt {j.attempts + 1} of {j.max_attempts} "
                         f"after {j.error_type or 'an error'}",
                         "until": j.retry_at.isoformat(),
+                        "until_label": "retries",
                         "link": reverse("admin:posting_job_change", args=[j.pk]),
                     }
                     for j in retrying.order_by("retry_at")[:ATTENTION_SHOWN]

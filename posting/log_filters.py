@@ -2,8 +2,9 @@
 
 import logging
 
-# Requests a browser makes by itself: static files, the dashboard's refresh, the favicon.
-ROUTINE_PATHS = ("/static/", "/dashboard/data.json", "/favicon.")
+# Requests a browser makes by itself: static files, the dashboard's refresh and its
+# screenshots, the favicon.
+ROUTINE_PATHS = ("/static/", "/dashboard/data.json", "/favicon.", "/evidence/")
 
 
 class QuietAccessLog(logging.Filter):

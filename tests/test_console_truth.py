@@ -395,3 +395,14 @@ def test_the_run_console_drops_routine_access_lines():
     assert not quiet.filter(line("GET /dashboard/data.json HTTP/1.1", 200))
     assert quiet.filter(line("GET /admin/posting/job/ HTTP/1.1", 200))
     assert quiet.filter(line("GET /static/missing.css HTTP/1.1", 404))
+
+
+def test_the_estimate_says_when_a_job_waiting_for_its_retry_ends_the_pass(fleet, clock):
+    job, bystander = fleet
+    run(bystander, "success")
+    Job.objects.filter(pk=job.pk).update(retry_at=timezone.now() + timedelta(minutes=45))
+    eta = dashboard_data(timezone.now())["eta"]
+    assert eta["text"].endswith(
+        "for 1 job to go, then 1 waiting for a retry or schedule until 12:45"
+    )
+    assert eta["minutes"] == 45

@@ -90,7 +90,7 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "—"
     return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
+        '<time datetime="{}" title="{}" style="white-space:nowrap">{}</time>',
         moment.isoformat(),
         absolute(moment),
         relative(moment, now),

@@ -187,7 +187,7 @@ class JobAdmin(GuardedActionsAdmin):
     def last_error(self, job: Job) -> str:
         if not job.error and not job.error_category:
             return "—"
-        kind = job.category_and_type or "unknown"
+        kind = f"{job.error_category or 'unknown'}/{job.error_type or 'unrecognised'}"
         text = job.error if len(job.error) <= 90 else job.error[:89] + "…"
         return format_html('<span title="{}"><b>{}</b> {}</span>', job.error, kind, text)
 

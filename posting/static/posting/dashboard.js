@@ -136,7 +136,7 @@
         n.items && n.items.length ? el("ul", {}, ...n.items.map((i) => el("li", {},
           el("a", { href: i.link }, i.text),
           i.since ? el("span", {}, " · since ", when(i.since)) : "",
-          i.until ? el("span", {}, " · until ", when(i.until)) : ""))) : "")));
+          i.until ? el("span", {}, " · " + (i.until_label || "until") + " ", when(i.until)) : ""))) : "")));
   }
 
   function renderChart(points) {
