@@ -406,3 +406,26 @@ def test_the_estimate_says_when_a_job_waiting_for_its_retry_ends_the_pass(fleet,
         "for 1 job to go, then 1 waiting for a retry or schedule until 12:45"
     )
     assert eta["minutes"] == 45
+
+
+@pytest.mark.processes
+def test_progress_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "FLEETPOST_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": ""}
+    env.pop("DJANGO_SETTINGS_MODULE")
+    manage = [sys.executable, str(root / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=root, check=True)
+    # `progress | head -0`: the reader is gone before the first line is written.
+    reader, writer = os.pipe()
+    os.close(reader)
+    done = subprocess.run(
+        [*manage, "progress", "--json"], env=env, cwd=root, stdout=writer, stderr=subprocess.PIPE
+    )
+    os.close(writer)
+    assert "Traceback" not in done.stderr.decode()
+    assert "BrokenPipeError" not in done.stderr.decode()
