@@ -429,3 +429,15 @@ def test_progress_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     os.close(writer)
     assert "Traceback" not in done.stderr.decode()
     assert "BrokenPipeError" not in done.stderr.decode()
+
+
+def test_a_requeued_job_still_shows_the_error_that_sent_it_to_the_new_pass(admin_client):
+    from posting import lifecycle
+
+    job = make_failed_job("F-1", make_account("@brand", device=make_device()))
+    lifecycle.requeue_as_new_pass(
+        Job.objects.filter(pk=job.pk), now=timezone.now(), started_by=None
+    )
+    assert refreshed(job).error == ""
+    page = listed(admin_client)
+    assert "pass 1: adb_timeout" in page and "boom" in page

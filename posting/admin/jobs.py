@@ -4,7 +4,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -35,6 +35,7 @@ from posting.models import (
     Account,
     AccountStatus,
     Attempt,
+    AttemptOutcome,
     EntryReason,
     ErrorCategory,
     Job,
@@ -138,7 +139,18 @@ class JobAdmin(GuardedActionsAdmin):
     ]
 
     def get_queryset(self, request):
-        return with_wait_state(super().get_queryset(request))
+        # The last failed attempt, for a job whose own error a requeue cleared: three
+        # correlated subqueries on the attempts' (job, -id) index, no query per row.
+        failed = (
+            Attempt.objects.filter(job=OuterRef("pk"))
+            .exclude(outcome__in=[AttemptOutcome.SUCCESS, AttemptOutcome.RUNNING])
+            .order_by("-id")
+        )
+        return with_wait_state(super().get_queryset(request)).annotate(
+            last_attempt_error=Subquery(failed.values("error")[:1]),
+            last_attempt_type=Subquery(failed.values("error_type")[:1]),
+            last_attempt_pass=Subquery(failed.values("pass_number")[:1]),
+        )
 
     def get_urls(self):
         own = [
@@ -186,10 +198,14 @@ class JobAdmin(GuardedActionsAdmin):
     @admin.display(description="last error")
     def last_error(self, job: Job) -> str:
         if not job.error and not job.error_category:
-            return "—"
+            earlier = getattr(job, "last_attempt_error", None)
+            if not earlier:
+                return "—"
+            # Requeued into a new pass: the error that sent it there, marked as earlier.
+            kind = f"pass {job.last_attempt_pass}: {job.last_attempt_type or 'unrecognised'}"
+            return format_html('<span title="{}"><i>{}</i> {}</span>', earlier, kind, _cut(earlier))
         kind = f"{job.error_category or 'unknown'}/{job.error_type or 'unrecognised'}"
-        text = job.error if len(job.error) <= 90 else job.error[:89] + "…"
-        return format_html('<span title="{}"><b>{}</b> {}</span>', job.error, kind, text)
+        return format_html('<span title="{}"><b>{}</b> {}</span>', job.error, kind, _cut(job.error))
 
     @admin.display(description="device", ordering="device__name")
     def runs_on(self, job: Job) -> str:
@@ -410,6 +426,10 @@ class JobAdmin(GuardedActionsAdmin):
             "query_string": request.GET.urlencode(),
         }
         return TemplateResponse(request, f"admin/posting/job/{template}", context)
+
+
+def _cut(text: str, length: int = 90) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _filters_of(request) -> dict:
