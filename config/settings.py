@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "posting.context_processors.console_pauses",
             ],
         },
     },
@@ -107,6 +108,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
+# The console's one absolute time format, with its time zone (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -141,8 +144,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The web server's access lines without static files, the dashboard's refresh and the
+    # favicon: `runfleet`'s console shows the workers and the attempts.
+    "filters": {"quiet_access": {"()": "posting.log_filters.QuietAccessLog"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["quiet_access"],
+        },
+    },
     "loggers": {
+        "django.server": {"handlers": ["access"], "level": "INFO", "propagate": False},
         "posting": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "devices": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django-q": {"handlers": ["console"], "level": env_str("Q_LOG_LEVEL", "WARNING")},

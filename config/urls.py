@@ -9,6 +9,8 @@ urlpatterns = [
     path("dashboard/", views.dashboard),
     path("dashboard/data.json", views.dashboard_json, name="dashboard-data"),
     path("dashboard/pause", views.set_paused, name="dashboard-pause"),
+    path("favicon.ico", views.favicon),
+    path("favicon.svg", views.favicon, name="favicon"),
     path("evidence/<int:pk>/<str:kind>", views.attempt_evidence, name="attempt-evidence"),
     path(
         "flow-trials/<int:pk>/<int:step>/<str:kind>",

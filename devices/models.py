@@ -70,6 +70,9 @@ class Device(models.Model):
         default=0, help_text="Consecutive infrastructure failures."
     )
     quarantine_count = models.PositiveIntegerField(default=0)
+    streak_at_quarantine = models.PositiveIntegerField(
+        default=0, help_text="The failure streak that led to the latest quarantine."
+    )
     quarantined_until = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     health_detail = models.CharField(max_length=500, blank=True)
@@ -304,11 +307,15 @@ class Device(models.Model):
             health=DeviceHealth.QUARANTINED,
             quarantined_until=now + timedelta(minutes=minutes),
             quarantine_count=F("quarantine_count") + 1,
+            # UPDATE reads the old streak on the right-hand side: kept before it restarts.
+            streak_at_quarantine=F("failure_streak"),
             failure_streak=0,
             health_detail=reason[:500],
             last_probed_at=now,
         )
-        self.refresh_from_db(fields=["health", "quarantined_until", "quarantine_count"])
+        self.refresh_from_db(
+            fields=["health", "quarantined_until", "quarantine_count", "streak_at_quarantine"]
+        )
 
     def release_quarantine(self, now: datetime) -> bool:
         """End a quarantine early (operator or passing probe). False if none was active."""

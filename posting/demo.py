@@ -21,6 +21,7 @@ SHOWCASE = [
     (["unknown"], "an unrecognised dialog"),
     (["hang", "success"], "hangs until the job timeout"),
     (["fail_after_checkpoint"], "fails after the tap: verified, retried"),
+    (["fail_unverifiable"], "fails after the tap, cannot tell: needs review"),
 ]
 
 
@@ -45,16 +46,20 @@ def write_demo_csv(path: Path, devices: list[Device], jobs_per_device: int) -> i
         writer.writerow(
             ["job_id", "account", "video_path", "caption", "device", "priority", "platform"]
         )
+        # Every showcased outcome once, dealt round the devices and run first: within the
+        # first minutes the console shows each category, evidence and a review.
+        per_device = -(-len(SHOWCASE) // max(1, len(devices)))
         for d_index, device in enumerate(devices):
             script = {}
             for n in range(jobs_per_device):
                 job_id = f"demo-{d_index + 1}-{n:03d}"
-                showcased = SHOWCASE[(d_index + n) % len(SHOWCASE)] if n < 3 else None
+                index = n * len(devices) + d_index
+                showcased = SHOWCASE[index] if n < per_device and index < len(SHOWCASE) else None
                 account = f"@demo{d_index + 1}-" + (f"shown{n}" if showcased else "main")
                 caption = showcased[1] if showcased else f"video {n} from {device.name} 🎬"
                 # Showcased accounts spread over the platforms, so the demo's few account holds
                 # never reach the circuit breaker's threshold on one platform.
-                platform = Platform.values[(d_index + n) % 3] if showcased else Platform.TIKTOK
+                platform = Platform.values[index % 3] if showcased else Platform.TIKTOK
                 if showcased:
                     script[job_id] = showcased[0]
                 writer.writerow(

@@ -22,6 +22,7 @@ OPERATOR_PERMISSIONS = {
         "requeue_job",
         "review_job",
         "cancel_job",
+        "import_jobs",
         "pause_scope",
     ],
     "devices": ["add_device", "change_device", "manage_devices"],

@@ -1,18 +1,18 @@
 """Views outside the admin's own pages."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from devices.models import Device, FlowTrial
 from posting.dashboard import dashboard_data
-from posting.models import Attempt, FleetControl
+from posting.models import Attempt, AttemptOutcome, FleetControl
 from posting.wakeups import wake_devices
 
 # Evidence comes from the phone (or a compromised phone or Appium server): a page source may be
@@ -92,11 +92,43 @@ def dashboard_json(request) -> JsonResponse:
     return JsonResponse(dashboard_data(timezone.now()))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required("devices.manage_devices", raise_exception=True)
-def set_paused(request) -> HttpResponseRedirect:
-    """The global pause: no new attempts start anywhere; running ones finish."""
+def set_paused(request):
+    """The global pause: no new attempts start anywhere; running ones finish.
+
+    A GET (or a POST without "confirm") shows what pausing or resuming does, who paused it
+    and when; the confirmed POST flips it and records who and when.
+    """
+    control = FleetControl.objects.select_related("changed_by").filter(pk=1).first()
+    currently_paused = bool(control and control.paused)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        context = {
+            **admin.site.each_context(request),
+            "title": "Resume the fleet" if currently_paused else "Pause the fleet",
+            "paused": currently_paused,
+            "control": control,
+            "running": Attempt.objects.filter(outcome=AttemptOutcome.RUNNING).count(),
+        }
+        return TemplateResponse(request, "posting/fleet_pause_confirm.html", context)
     paused = request.POST.get("paused") == "1"
     if FleetControl.set_paused(paused, now=timezone.now(), user=request.user) and not paused:
         wake_devices(Device.objects.filter(enabled=True).values_list("pk", flat=True))
+    verb = "paused" if paused else "resumed"
+    messages.success(request, f"The fleet is {verb} (by {request.user}).")
     return HttpResponseRedirect(reverse("dashboard"))
+
+
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect x="7" y="2" width="18" height="28" rx="3" fill="#417690"/>'
+    '<rect x="9" y="5" width="14" height="20" fill="#fff"/>'
+    '<path d="M13 10v10l8-5z" fill="#417690"/></svg>'
+)
+
+
+def favicon(request) -> HttpResponse:
+    """A phone with a play sign; /favicon.ico too, which browsers ask for on their own."""
+    response = HttpResponse(FAVICON, content_type="image/svg+xml")
+    response["Cache-Control"] = "max-age=86400"
+    return response

@@ -143,7 +143,7 @@ def test_an_operator_resolves_a_needs_review_job(browser, live_server, fleet_dat
     page.click("button[name=index]")
     page.fill(f"input[name=post_url_{review.pk}]", "https://video.example/@brand/1")
     page.click("input[type=submit].default")
-    assert "1 jobs marked as posted" in page.locator(".messagelist").inner_text()
+    assert "1 job marked as posted" in page.locator(".messagelist").inner_text()
     review.refresh_from_db()
     assert (review.status, review.post_url) == ("success", "https://video.example/@brand/1")
     assert review.reviewed_by.username == "operators"
@@ -157,3 +157,132 @@ def test_a_viewer_finds_no_state_changing_action(browser, live_server, fleet_dat
     options = page.locator("select[name=action] option").evaluate_all("os => os.map(o => o.value)")
     assert options == ["", "export_progress_csv"]  # exporting changes nothing
     page.screenshot(path=str(ARTIFACTS / "viewer-jobs.png"), full_page=True)
+
+
+# --- the console at 1366 x 768, as an operator deciding what to do next -------------------
+
+WIDE = {"width": 1366, "height": 768}
+
+
+@pytest.fixture
+def troubled_fleet():
+    """A run with a bit of everything: failures, a retry waiting, a held account, a
+    quarantined device, a review."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from posting.models import AccountStatus
+
+    now = timezone.now()
+    phone1, phone2 = make_device("phone-1"), make_device("phone-2")
+    brand = make_account("@brand-main", device=phone1)
+    held = make_account("@brand-promo", device=phone2)
+    for n in range(3):
+        failed = make_job(
+            f"F{n}",
+            account=brand,
+            status=JobStatus.FAILED,
+            attempts=3,
+            error="TimeoutError: adb shell input tap timed out after 20 s",
+            error_category="infrastructure",
+            error_type="adb_timeout",
+        )
+        add_failed_attempts(failed)
+    retrying = make_job(
+        "RT1",
+        account=brand,
+        attempts=1,
+        retry_at=now + timedelta(minutes=4),
+        error="Connection to the device reset by peer",
+        error_category="infrastructure",
+        error_type="connection_dropped",
+    )
+    add_failed_attempts(retrying)
+    make_review_job("R1", brand, error="Connection to the device reset by peer (after the tap)")
+    held.hold(AccountStatus.CAPTCHA, "Captcha required: complete the puzzle", now)
+    held_job = make_job("H1", account=held)
+    make_job("H2", account=held)
+    make_job("P1", account=brand)
+    for _ in range(3):
+        phone2.record_infrastructure_failure(now, "adb: device offline")
+    return held_job
+
+
+def wide_login(browser, live_server):
+    from django.contrib.auth import get_user_model
+
+    groups = ensure_operator_groups(django_apps)
+    user = get_user_model().objects.create_user("olga", password="pw-123456", is_staff=True)
+    user.groups.add(groups["Operators"])
+    page = browser.new_page(viewport=WIDE)
+    page.goto(f"{live_server.url}/admin/login/?next=/dashboard/")
+    page.fill("#id_username", "olga")
+    page.fill("#id_password", "pw-123456")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/dashboard/$"))
+    return page
+
+
+def fits_the_width(page) -> bool:
+    """No column cut off: neither the page nor the list's own scroll box scrolls sideways."""
+    return page.evaluate(
+        """() => document.documentElement.scrollWidth <= window.innerWidth &&
+           [...document.querySelectorAll('.results')]
+             .every((r) => r.scrollWidth <= r.clientWidth)"""
+    )
+
+
+def test_the_console_at_1366_tells_an_operator_what_to_do(browser, live_server, troubled_fleet):
+    page = wide_login(browser, live_server)
+    attention = page.locator("#needs-attention").inner_text()
+    assert "1 job to review" in attention
+    assert "1 held account" in attention and "@brand-promo" in attention
+    assert "1 quarantined device" in attention and "streak 3" in attention
+    assert "1 job waiting for a retry" in attention
+    failures = page.locator("#failures").inner_text()
+    assert "connection_dropped" in failures  # the job waiting for its retry counts
+    assert "attempt 1 of 3" in page.locator("#recent-failures").inner_text()
+    assert page.locator("#eta").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-dashboard-1366.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/posting/job/")
+    assert fits_the_width(page)
+    rows = page.locator("#result_list").inner_text()
+    assert "account @brand-promo held (captcha)" in rows
+    assert "retry at" in rows and "(attempt 2 of 3)" in rows
+    assert "infrastructure/adb_timeout" in rows
+    page.screenshot(path=str(ARTIFACTS / "console-jobs-1366.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/posting/job/?waiting=account_held")
+    assert page.locator("#result_list tbody tr").count() == 2
+
+    page.goto(f"{live_server.url}/admin/posting/job/{troubled_fleet.pk}/change/")
+    steps = page.locator("#next-steps").inner_text()
+    assert "@brand-promo is held" in steps and "release the account" in steps
+    assert page.locator("#release-account").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "console-held-job-1366.png"), full_page=True)
+    page.click("#release-account")
+    assert "Released 1 account." in page.locator(".messagelist").inner_text()
+
+    for url in ("/admin/devices/device/", "/admin/posting/attempt/"):
+        page.goto(f"{live_server.url}{url}")
+        assert fits_the_width(page), url
+    page.screenshot(path=str(ARTIFACTS / "console-attempts-1366.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/posting/pass/")
+    assert fits_the_width(page)
+    page.screenshot(path=str(ARTIFACTS / "console-passes-1366.png"), full_page=True)
+
+
+def test_the_fleet_pause_is_confirmed_and_bannered_everywhere(browser, live_server, fleet_data):
+    page = wide_login(browser, live_server)
+    page.click("#pause-button")
+    assert "every new attempt on every device" in page.locator("#content").inner_text()
+    page.click("#confirm-fleet-pause")
+    page.wait_for_selector("#pause-banner")
+    assert "paused by olga" in page.locator("#pause-banner").inner_text()
+    assert page.locator("#eta").inner_text() == "paused"
+    page.goto(f"{live_server.url}/admin/posting/job/")
+    assert "The fleet is paused" in page.locator("#pause-banner").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-paused-jobs-1366.png"), full_page=True)

@@ -47,7 +47,7 @@ def test_requeue_failures_moves_only_failed_jobs_of_the_category_into_a_new_pass
     )
     output = run("requeue_failures")
     assert "adb_timeout: 1" in output
-    assert "moved 1 jobs into pass 2" in output
+    assert "moved 1 job into pass 2" in output
     infra = refreshed(infra)
     assert (infra.status, infra.pass_number, infra.attempts) == ("pending", 2, 0)
     assert refreshed(captcha).status == JobStatus.FAILED
@@ -59,7 +59,7 @@ def test_requeue_failures_moves_only_failed_jobs_of_the_category_into_a_new_pass
 
 def test_requeue_failures_dry_run_moves_nothing():
     failed("A", make_account(device=make_device()), "infrastructure", "connection_dropped")
-    assert "would move 1 jobs into pass 2" in run("requeue_failures", "--dry-run")
+    assert "would move 1 job into pass 2" in run("requeue_failures", "--dry-run")
     assert Job.objects.get().status == JobStatus.FAILED
     assert not Pass.objects.filter(number=2).exists()
 

@@ -200,10 +200,23 @@ def test_a_viewer_sees_everything_and_no_state_changing_action(client, viewer, a
 
 
 def test_an_operator_can_pause_and_resume_the_fleet(client, operator):
-    client.post("/dashboard/pause", {"paused": "1"})
+    client.post("/dashboard/pause", {"paused": "1", "confirm": "yes"})
     assert FleetControl.is_paused()
-    client.post("/dashboard/pause", {"paused": "0"})
+    client.post("/dashboard/pause", {"paused": "0", "confirm": "yes"})
     assert not FleetControl.is_paused()
+
+
+def test_the_fleet_pause_asks_for_confirmation_and_records_who_and_when(client, operator):
+    page = client.get("/dashboard/pause").content.decode()
+    assert "every new attempt on every device" in page
+    client.post("/dashboard/pause", {"paused": "1"})  # not confirmed: the page again
+    assert not FleetControl.is_paused()
+    client.post("/dashboard/pause", {"paused": "1", "confirm": "yes"})
+    control = FleetControl.objects.get(pk=1)
+    assert control.paused and control.changed_by.username == operator.username
+    assert control.changed_at is not None
+    page = client.get("/dashboard/pause").content.decode()
+    assert f"paused by <strong>{operator.username}</strong>" in page
 
 
 def test_device_actions_drain_quarantine_release_and_health_check(client, operator, account):

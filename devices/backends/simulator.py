@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 
 from devices.backends.base import (
@@ -71,14 +73,17 @@ class SimulatorBackend(DeviceBackend):
         hooks.log(f"simulator: outcome {outcome}")
         self._wait(self._latency_seconds(request))
         if outcome in RAISED:
+            self._save_evidence(hooks, request, outcome)
             raise RAISED[outcome](request, self.device.name)
         if outcome in PLATFORM_TEXTS:
+            self._save_evidence(hooks, request, outcome)
             self.last_error_message = PLATFORM_TEXTS[outcome]
             return False
         if outcome == "hang":
             self._wait(None)
         hooks.checkpoint()
-        if outcome == "fail_after_checkpoint":
+        if outcome in ("fail_after_checkpoint", "fail_unverifiable"):
+            self._save_evidence(hooks, request, outcome)
             raise ConnectionError("Connection to the device reset by peer")
         self._publish(request)
         after_publish: dict[str, Callable[[], None]] = {
@@ -92,6 +97,8 @@ class SimulatorBackend(DeviceBackend):
     def was_published(self, request: PostRequest) -> bool | None:
         self._open_session()
         if not self.caps.get("verifiable", True):
+            return None
+        if "fail_unverifiable" in self.caps.get("script", {}).get(request.job_id, []):
             return None
         return PublishRecord.objects.filter(job_id=request.job_id).exists()
 
@@ -116,6 +123,21 @@ class SimulatorBackend(DeviceBackend):
         )
         self.post_url = f"https://example.invalid/{request.account_handle}/video/{record.pk}"
 
+    def _save_evidence(self, hooks: AttemptHooks, request: PostRequest, outcome: str) -> None:
+        """A placeholder screenshot and page source, as a real phone's failure leaves them.
+
+        Evidence never hides the failure it documents: an error saving it is only logged."""
+        page = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<hierarchy simulated="true">'
+            f'<node class="android.widget.TextView" text="simulated failure: {outcome}" '
+            f'resource-id="{self.device.name}"/></hierarchy>\n'
+        )
+        try:
+            hooks.save_evidence("screenshot", "png", placeholder_png(OUTCOME_COLOURS.get(outcome)))
+            hooks.save_evidence("page_source", "xml", page.encode())
+        except Exception as exc:  # noqa: BLE001 (the attempt's own failure matters more)
+            hooks.log(f"simulator: evidence not saved: {exc}")
+
     def _wait(self, seconds: float | None) -> None:
         """Sleep, or block forever when None; a torn-down session ends either at once."""
         if self._closed.wait(seconds):
@@ -131,3 +153,40 @@ class SimulatorBackend(DeviceBackend):
         # Seeded per job and attempt so every process draws the same outcome for it.
         seed = self.caps.get("seed", 0)
         return random.Random(f"{seed}:{purpose}:{request.job_id}:{request.attempt_number}")
+
+
+# A colour per kind of failure, so the dashboard's cards tell them apart at a glance.
+OUTCOME_COLOURS = {
+    "captcha": (111, 66, 193),
+    "suspended": (111, 66, 193),
+    "loggedout": (111, 66, 193),
+    "rate_limited": (111, 66, 193),
+    "media_missing": (214, 51, 132),
+    "caption_rejected": (214, 51, 132),
+    "unknown": (121, 85, 72),
+}
+
+
+def placeholder_png(colour: tuple[int, int, int] | None = None, size=(180, 320)) -> bytes:
+    """A phone-shaped PNG of one colour with a white status bar (no imaging library)."""
+    width, height = size
+    red, green, blue = colour or (220, 53, 69)
+    bar = b"\x00" + b"\xff\xff\xff" * width
+    body = b"\x00" + bytes((red, green, blue)) * width
+    raw = bar * 24 + body * (height - 24)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )

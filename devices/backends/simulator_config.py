@@ -34,6 +34,7 @@ PUBLISHING = {
     "crash_after_publish",
     "hang_after_publish",
     "fail_after_checkpoint",
+    "fail_unverifiable",  # fails after the tap, and the simulator cannot tell whether it posted
 }
 OUTCOMES = frozenset(PLATFORM_TEXTS) | frozenset(RAISED) | PUBLISHING | {"hang"}
 

@@ -5,7 +5,7 @@ from django.db.models import Count, OuterRef, Q
 from django.utils import timezone
 
 from posting.admin.base import GuardedActionsAdmin
-from posting.admin.display import badge
+from posting.admin.display import badge, plural, when
 from posting.admin.filters import HeldFilter
 from posting.claiming import platform_paused
 from posting.holds import release_account
@@ -24,13 +24,15 @@ class AccountAdmin(GuardedActionsAdmin):
         "platform_state",
         "device",
         "status_badge",
-        "held_at",
+        "held_since",
         "held_reason",
         "jobs_waiting",
-        "last_posted_at",
+        "last_posted",
     ]
     list_filter = ["status", HeldFilter, "platform", ("device", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["=handle"]
+    # A partial handle, with or without its "@" (get_search_results); accounts are few.
+    search_fields = ["handle"]
+    search_help_text = "A handle or part of one (no @ needed)."
     list_select_related = ["device"]
     raw_id_fields = ["device"]
     show_full_result_count = False
@@ -58,6 +60,20 @@ class AccountAdmin(GuardedActionsAdmin):
             AccountStatus(account.status).label, STATUS_COLOURS.get(account.status, "#dc3545")
         )
 
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("@")
+        if not term:
+            return queryset, False
+        return queryset.filter(handle__icontains=term), False
+
+    @admin.display(description="held since", ordering="held_at")
+    def held_since(self, account: Account) -> str:
+        return when(account.held_at) if account.is_held else "—"
+
+    @admin.display(description="last posted", ordering="last_posted_at")
+    def last_posted(self, account: Account) -> str:
+        return when(account.last_posted_at)
+
     @admin.display(description="jobs waiting", ordering="waiting")
     def jobs_waiting(self, account: Account) -> int:
         return account.waiting
@@ -67,13 +83,13 @@ class AccountAdmin(GuardedActionsAdmin):
     )
     def release(self, request, queryset):
         released = sum(release_account(account) for account in queryset)
-        self.message_user(request, f"Released {released} accounts.")
+        self.message_user(request, f"Released {plural(released, 'account')}.")
 
     def _hold(self, request, queryset, status: str) -> None:
         reason = f"held by {request.user} from the admin"
         held = sum(a.hold(status, reason, timezone.now()) for a in queryset)
         level = messages.SUCCESS if held else messages.WARNING
-        self.message_user(request, f"Held {held} accounts ({status}).", level)
+        self.message_user(request, f"Held {plural(held, 'account')} ({status}).", level)
 
     @admin.action(description="Hold: captcha to solve", permissions=["change"])
     def hold_captcha(self, request, queryset):

@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 from devices.backends.flows import flow_platforms
 from devices.models import Device, DeviceBackendName, DeviceHealth, FlowTrial
 from posting.admin.base import GuardedActionsAdmin
-from posting.admin.display import badge
+from posting.admin.display import badge, plural, when
 from posting.claiming import host_paused
 from posting.fleet_state import cluster_alive, with_live_state
 from posting.holds import release_device
@@ -49,18 +49,17 @@ class FlowTrialForm(forms.Form):
 
 @admin.register(Device)
 class DeviceAdmin(GuardedActionsAdmin):
+    # Readable at 1366 x 768: the device, its host (paused? cluster alive?), whether it takes
+    # work and its health (quarantined until when, and why), what it runs, when it was seen.
     list_display = [
         "name",
         "host_state",
         "cluster_is_alive",
-        "backend",
-        "enabled",
-        "draining",
+        "switches",
         "health_badge",
         "failure_streak",
         "current_job",
-        "quarantined_until",
-        "last_seen_at",
+        "last_seen",
     ]
     list_filter = ["host", "backend", "enabled", "draining", "health"]
     search_fields = ["name", "host"]
@@ -69,6 +68,7 @@ class DeviceAdmin(GuardedActionsAdmin):
         "health",
         "failure_streak",
         "quarantine_count",
+        "streak_at_quarantine",
         "quarantined_until",
         "last_seen_at",
         "last_probed_at",
@@ -104,7 +104,28 @@ class DeviceAdmin(GuardedActionsAdmin):
 
     @admin.display(description="health", ordering="health")
     def health_badge(self, device: Device) -> str:
-        return badge(DeviceHealth(device.health).label, HEALTH_COLOURS[DeviceHealth(device.health)])
+        label = badge(
+            DeviceHealth(device.health).label, HEALTH_COLOURS[DeviceHealth(device.health)]
+        )
+        if device.health != DeviceHealth.QUARANTINED or not device.quarantined_until:
+            return label
+        return format_html(
+            "{} until {}<br><small>{} (streak {})</small>",
+            label,
+            when(device.quarantined_until),
+            device.health_detail or "infrastructure failures",
+            device.streak_at_quarantine,
+        )
+
+    @admin.display(description="takes work")
+    def switches(self, device: Device) -> str:
+        if not device.enabled:
+            return "disabled"
+        return "draining" if device.draining else "yes"
+
+    @admin.display(description="last seen", ordering="last_seen_at")
+    def last_seen(self, device: Device) -> str:
+        return when(device.last_seen_at) if device.last_seen_at else "never"
 
     @admin.display(description="current job")
     def current_job(self, device: Device) -> str:
@@ -119,36 +140,36 @@ class DeviceAdmin(GuardedActionsAdmin):
         count = queryset.update(**fields)
         if fields.get("enabled") is True or fields.get("draining") is False:
             wake_devices(queryset.values_list("pk", flat=True))
-        self.message_user(request, message.format(count=count))
+        self.message_user(request, message.format(devices=plural(count, "device")))
 
     @admin.action(description="Enable", permissions=["manage"])
     def enable(self, request, queryset):
-        self._switch(request, queryset, "Enabled {count} devices.", enabled=True)
+        self._switch(request, queryset, "Enabled {devices}.", enabled=True)
 
     @admin.action(description="Disable (the current job finishes)", permissions=["manage"])
     def disable(self, request, queryset):
-        self._switch(request, queryset, "Disabled {count} devices.", enabled=False)
+        self._switch(request, queryset, "Disabled {devices}.", enabled=False)
 
     @admin.action(
         description="Drain (finish the current job, take no more)", permissions=["manage"]
     )
     def drain(self, request, queryset):
-        self._switch(request, queryset, "Draining {count} devices.", draining=True)
+        self._switch(request, queryset, "Draining {devices}.", draining=True)
 
     @admin.action(description="Stop draining", permissions=["manage"])
     def undrain(self, request, queryset):
-        self._switch(request, queryset, "{count} devices take jobs again.", draining=False)
+        self._switch(request, queryset, "{devices} take jobs again.", draining=False)
 
     @admin.action(description="Quarantine", permissions=["manage"])
     def quarantine(self, request, queryset):
         for device in queryset:
             device.quarantine(timezone.now(), reason=f"quarantined by {request.user}")
-        self.message_user(request, f"Quarantined {queryset.count()} devices.")
+        self.message_user(request, f"Quarantined {plural(queryset.count(), 'device')}.")
 
     @admin.action(description="Release from quarantine", permissions=["manage"])
     def release_quarantine(self, request, queryset):
         released = sum(release_device(device) for device in queryset)
-        self.message_user(request, f"Released {released} devices.")
+        self.message_user(request, f"Released {plural(released, 'device')}.")
 
     @admin.action(description="Run a health check (on the device's host)", permissions=["manage"])
     def run_health_check(self, request, queryset):
@@ -156,7 +177,8 @@ class DeviceAdmin(GuardedActionsAdmin):
             async_task("posting.tasks.probe_device_task", device.pk, cluster=device.host)
         self.message_user(
             request,
-            f"Health checks queued for {queryset.count()} devices on their hosts' clusters.",
+            f"Health checks queued for {plural(queryset.count(), 'device')} on their hosts' "
+            "clusters.",
             messages.INFO,
         )
 
@@ -170,8 +192,8 @@ class DeviceAdmin(GuardedActionsAdmin):
             async_task("posting.tasks.discover_devices_task", host, cluster=host)
         self.message_user(
             request,
-            f"Discovery queued on {len(hosts)} hosts ({', '.join(hosts)}); each host's table "
-            "appears under Task queue › Successful tasks, new phones in this list.",
+            f"Discovery queued on {plural(len(hosts), 'host')} ({', '.join(hosts)}); each "
+            "host's table appears under Task queue › Successful tasks, new phones in this list.",
             messages.INFO,
         )
 

@@ -6,28 +6,28 @@ from django.utils import timezone
 
 from posting.claiming import host_paused, platform_paused
 from posting.models import AccountStatus, JobStatus
+from posting.waiting import WaitReason, jobs_waiting_because
 
 
 class WaitingFilter(admin.SimpleListFilter):
-    title = "waiting"
+    """Pending jobs by why they wait (posting.waiting.WaitReason), or due now.
+
+    Served by the pending partial indexes on retry_at and scheduled_at, the (status,
+    pass_number) index, and joins to the account (indexed status and device) and its device.
+    """
+
+    title = "waiting because"
     parameter_name = "waiting"
 
     def lookups(self, request, model_admin):
-        return [
-            ("due", "Due now"),
-            ("retry", "Waiting to retry"),
-            ("scheduled", "Scheduled later"),
-        ]
+        return [("due", "Due now"), *WaitReason.choices]
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        pending = queryset.filter(status=JobStatus.PENDING)
         if self.value() == "due":
-            return pending.due(now)
-        if self.value() == "retry":
-            return pending.filter(retry_at__gt=now)
-        if self.value() == "scheduled":
-            return pending.filter(scheduled_at__gt=now)
+            return queryset.filter(status=JobStatus.PENDING).due(now)
+        if self.value() in WaitReason.values:
+            return jobs_waiting_because(queryset, self.value(), now)
         return queryset
 
 

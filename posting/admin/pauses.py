@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from posting.admin.base import GuardedActionsAdmin
-from posting.admin.display import badge
+from posting.admin.display import badge, when
 from posting.models import PauseScope, PauseSwitch, Platform
 from posting.pauses import pause, resume
 
@@ -23,14 +23,23 @@ class PauseSwitchAdmin(GuardedActionsAdmin):
     list_display = [
         "__str__",
         "state_badge",
-        "paused_at",
+        "paused_when",
         "paused_by",
         "reason",
         "tripping_accounts",
-        "resumed_at",
+        "resumed_when",
         "resumed_by",
     ]
     list_display_links = ["__str__"]
+
+    @admin.display(description="paused at", ordering="paused_at")
+    def paused_when(self, switch: PauseSwitch) -> str:
+        return when(switch.paused_at)
+
+    @admin.display(description="resumed at", ordering="resumed_at")
+    def resumed_when(self, switch: PauseSwitch) -> str:
+        return when(switch.resumed_at)
+
     list_filter = ["scope", "paused", "by_breaker"]
     list_select_related = ["paused_by", "resumed_by"]
     show_full_result_count = False

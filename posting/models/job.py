@@ -136,6 +136,7 @@ class Job(models.Model):
             ("requeue_any_job", "Can requeue failed jobs of any category"),
             ("review_job", "Can decide whether a needs_review job was posted"),
             ("cancel_job", "Can cancel jobs"),
+            ("import_jobs", "Can import jobs from a CSV in the admin"),
         ]
         indexes = [
             # the claim: pending jobs of a device's accounts, highest priority first

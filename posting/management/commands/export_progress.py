@@ -25,4 +25,6 @@ class Command(BaseCommand):
                 count = export_progress(jobs, out)
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}") from None
-        self.stdout.write(self.style.SUCCESS(f"exported {count} jobs to {path}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"exported {count} job{'' if count == 1 else 's'} to {path}")
+        )

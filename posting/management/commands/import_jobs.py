@@ -3,6 +3,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from posting.cli import pause_lines
 from posting.csv_import import ImportRefused, import_jobs
 
 
@@ -33,6 +34,9 @@ class Command(BaseCommand):
                 )
             except ImportRefused as refused:
                 raise self._refusal(path, refused) from None
+        # Imported jobs wait while something is paused: say so, as the console does.
+        for line in pause_lines():
+            self.stdout.write(self.style.WARNING(line))
         self.stdout.write(self.style.SUCCESS(str(summary)))
 
     def _refusal(self, path: str, refused: ImportRefused) -> CommandError:

@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from posting.cli import quiet_broken_pipe
 from posting.progress import progress_counts
 
 
@@ -15,6 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args, as_json: bool, **options):
+        with quiet_broken_pipe():
+            self._report(as_json)
+
+    def _report(self, as_json: bool) -> None:
         counts = progress_counts()
         if as_json:
             self.stdout.write(json.dumps(counts, indent=2, sort_keys=True))

@@ -44,7 +44,9 @@ class Command(BaseCommand):
         for error_type, n in sorted(counts.items()):
             self.stdout.write(f"    {error_type or '(unrecognised)'}: {n}")
         total = sum(counts.values())
-        self.stdout.write(self.style.SUCCESS(f"{verb} {total} jobs into pass {number}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{verb} {total} job{'' if total == 1 else 's'} into pass {number}")
+        )
 
 
 def _describe(category: str, error_type: str | None) -> dict:
