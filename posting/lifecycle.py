@@ -322,4 +322,6 @@ def _record_ended(entries: QuerySet, outcome: str, now, category="", error_type=
 
 
 def _devices_of(jobs: QuerySet) -> set[int]:
-    return set(jobs.values_list("account__device_id", flat=True).distinct())
+    # order_by(): the job's default ordering would put its id into the DISTINCT (one row per
+    # job instead of per device: 50,000 rows read to build a set of a few).
+    return set(jobs.order_by().values_list("account__device_id", flat=True).distinct())
