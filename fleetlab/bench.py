@@ -17,8 +17,8 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from fleetlab.chaos import percentile
 from fleetlab.processes import ROOT, Fleet, as_naive_utc
+from fleetlab.stats import percentile
 
 SCENARIOS = ["overhead", "idle_gap", "import", "requeue", "admin"]
 DEFAULT_SIZES = {
