@@ -1,8 +1,10 @@
 """The original CSV tracker's design, rebuilt as the floor of the update_job_status benchmark.
 
-The legacy tracker kept every job in one progress CSV (the legacy columns). Recording an
-outcome took the file's lock, read the whole file, changed one row and wrote the whole file
-back. Nothing here is used by Fleetpost.
+The legacy tracker (`progress_tracker.ProgressTracker`, see the task notes in the shared
+reference folder) kept every job in one progress CSV with the legacy columns, beside a `.lock`
+file. Recording an outcome took the lock, read every job as a dict (`_read_all_jobs`), changed
+one, classified its error when no category was given (`_classify_error`) and wrote the whole
+file back. Nothing here is used by Fleetpost.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import fcntl
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from retries.classification import classify_message
 
 COLUMNS = [
     "job_id",
@@ -66,10 +70,12 @@ def update_job_status(
                 row["attempts"] = str(int(row["attempts"]) + 1)
                 row["completed_at"] = now.isoformat()
                 row["error"] = error
+                if status == "failed":
+                    found = classify_message(error)
+                    row["error_category"], row["error_type"] = found.category, found.error_type
                 if status == "failed" and int(row["attempts"]) < int(row["max_attempts"]):
                     row["status"] = "pending"
                     row["retry_at"] = (now + timedelta(minutes=retry_delay_minutes)).isoformat()
-                    row["error_category"], row["error_type"] = "infrastructure", "adb_timeout"
                 else:
                     row["status"] = status
                 new_status = row["status"]

@@ -14,7 +14,13 @@ import django
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
+    from django.conf import settings
+
     from fleetlab import bench_steps
+
+    # Measured as in production: no query log, no template debugging. (The steps count
+    # queries with CaptureQueriesContext, which logs them whatever DEBUG says.)
+    settings.DEBUG = False
 
     step, *args = argv
     print(json.dumps(getattr(bench_steps, step)(*args)))
