@@ -48,4 +48,4 @@ def ratio(value: float) -> str:
 
 
 def speedup(value: float) -> str:
-    return f"x{value:,.0f}"
+    return f"x{value:,.0f}" if value >= 10 else f"x{value:.2f}"
