@@ -22,7 +22,9 @@ def _database(env: dict) -> str:
 
         bin_dir = postgres_bin()
         version = _version([str(bin_dir / "postgres"), "--version"]) if bin_dir else ""
-        return f"PostgreSQL {version.split()[-1] if version else '?'}"
+        # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+        words = version.split()
+        return f"PostgreSQL {words[2] if len(words) > 2 else '?'}"
     return f"SQLite {sqlite3.sqlite_version} (WAL)"
 
 
