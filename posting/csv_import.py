@@ -129,16 +129,20 @@ class SeenJobIds:
         """The line each of these ids was first read on, for those read before."""
         if not job_ids:
             return {}
-        marks = ", ".join(["%s"] * len(job_ids))
+        one_of, params = _one_of(job_ids)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT job_id, line FROM {self.TABLE} WHERE job_id IN ({marks})", job_ids
-            )
+            cursor.execute(f"SELECT job_id, line FROM {self.TABLE} WHERE job_id {one_of}", params)
             return dict(cursor.fetchall())
 
     def add(self, pairs: list[tuple[str, int]]) -> None:
         with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {self.TABLE} (job_id, line) VALUES (%s, %s)", pairs)
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {self.TABLE} (job_id, line) FROM STDIN") as copy:
+                    for pair in pairs:
+                        copy.write_row(pair)
+            else:
+                sql = f"INSERT INTO {self.TABLE} (job_id, line) VALUES (%s, %s)"
+                cursor.executemany(sql, pairs)
         self.count += len(pairs)
 
     def drop(self) -> None:
@@ -405,14 +409,22 @@ def _stored_job_ids(job_ids: list[str]) -> list[str]:
     if not job_ids:
         return []
     quote = connection.ops.quote_name
-    marks = ", ".join(["%s"] * len(job_ids))
+    one_of, params = _one_of(job_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {quote('job_id')} FROM {quote(Job._meta.db_table)} "
-            f"WHERE {quote('job_id')} IN ({marks})",
-            job_ids,
+            f"WHERE {quote('job_id')} {one_of}",
+            params,
         )
         return [job_id for (job_id,) in cursor.fetchall()]
+
+
+def _one_of(values: list) -> tuple[str, list]:
+    """SQL for "is one of these values": one array parameter on PostgreSQL (binding 2,000
+    parameters one by one costs more than the lookup), a list of them elsewhere."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [values]
+    return f"IN ({', '.join(['%s'] * len(values))})", values
 
 
 def insert_jobs(rows: list[dict]) -> None:
@@ -430,31 +442,36 @@ def insert_jobs(rows: list[dict]) -> None:
     quote = connection.ops.quote_name
     table = quote(Job._meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)
+    position = {f.attname: i for i, f in enumerate(fields)}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            template = [defaults[f.attname] for f in fields]
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([row.get(f.attname, defaults[f.attname]) for f in fields])
+                    copy.write_row(_over(template, row, position))
             return
         adapt = connection.ops.adapt_datetimefield_value
         moments = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
         for i in moments:
             defaults[fields[i].attname] = adapt(defaults[fields[i].attname])
         template = [defaults[f.attname] for f in fields]
-        position = {f.attname: i for i, f in enumerate(fields)}
         placeholders = ", ".join(["%s"] * len(fields))
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
-            (_sqlite_values(row, template, position, moments, adapt) for row in rows),
+            (_adapted(_over(template, row, position), moments, adapt) for row in rows),
         )
 
 
-def _sqlite_values(row: dict, template: list, position: dict, moments: list[int], adapt) -> list:
-    """The row's values over the defaults, its own datetimes adapted to SQLite's form (the
-    defaults are adapted already)."""
+def _over(template: list, row: dict, position: dict[str, int]) -> list:
+    """The row's values laid over the defaults, in column order."""
     values = template.copy()
     for name, value in row.items():
         values[position[name]] = value
+    return values
+
+
+def _adapted(values: list, moments: list[int], adapt) -> list:
+    """The row's own datetimes in SQLite's form (the defaults are adapted already)."""
     for i in moments:
         if isinstance(values[i], datetime):
             values[i] = adapt(values[i])
