@@ -43,6 +43,12 @@ INSTALLED_APPS = [
     "django_q",
 ]
 
+# Development tools: `fleetlab` (the benchmark harness, `manage.py bench`) is an app only where
+# this is on, by default with DEBUG; production never installs it. The product never imports it.
+DEV_TOOLS = env_bool("DEV_TOOLS", DEBUG)
+if DEV_TOOLS:
+    INSTALLED_APPS.append("fleetlab")
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (the admin's, the dashboard's, Chart.js) under gunicorn.

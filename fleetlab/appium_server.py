@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
+from fleetlab.ports import free_port
 from fleetlab.processes import ROOT
 
 APPIUM = ROOT / "node_modules" / ".bin" / "appium"
@@ -24,12 +24,6 @@ def missing_reason() -> str | None:
     if not (ROOT / "node_modules" / "@appium" / "fake-driver").is_dir():
         return "@appium/fake-driver is missing: run scripts/setup (npm ci)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class AppiumServer:

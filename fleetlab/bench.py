@@ -1,39 +1,52 @@
-"""Benchmark scenarios. Each runs on a throw-away database (never the operator's) and returns
-one line of figures; `manage.py bench` prints them.
+"""Benchmark scenarios. Each runs on a throw-away database (never the operator's) and measures
+Fleetpost's figure against a floor measured in the same run, on the same machine and data: the
+ratio means the same on any machine, where absolute times do not.
 
-Scenarios that need real clusters drive them through `Fleet`; the others run inside a child
-`manage.py bench --inside` process pointed at the throw-away database.
+Scenarios that need real clusters drive them through `Fleet`; the others run their steps
+(`fleetlab.bench_steps`) in a child process pointed at the throw-away database.
 """
 
 from __future__ import annotations
 
 import csv
-import os
+import json
 import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
-from fleetlab.chaos import percentile
+from fleetlab.bench_report import Result, ratio, speedup
+from fleetlab.cpu import session_cpu_seconds, session_processes
 from fleetlab.processes import ROOT, Fleet, as_naive_utc
+from fleetlab.stats import percentile
 
-SCENARIOS = ["overhead", "idle_gap", "import", "requeue", "admin"]
+SCENARIOS = ["import", "update_job_status", "orchestration", "idle_gap", "requeue", "admin"]
 DEFAULT_SIZES = {
-    "overhead": 2000,
-    "idle_gap": 300,
     "import": 100_000,
+    "update_job_status": 100_000,
+    "orchestration": 2000,
+    "idle_gap": 300,
     "requeue": 50_000,
     "admin": 100_000,
 }
 
-
-def describe_backend(env: dict) -> str:
-    database = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
-    broker = "redis" if env.get("REDIS_URL") else "orm"
-    return f"db={database} broker={broker} cpus={os.cpu_count()}"
+# A cluster measured here runs as in production: DEBUG off (no query log in every worker),
+# and the product's own defaults for what the tests' FAST_ENV shortens (heartbeat, sweep, poll).
+PRODUCT_PACE = {
+    "DEBUG": "false",
+    "SECRET_KEY": "fleetpost-bench-" + "k" * 40,
+    "LEASE_SECONDS": "30",
+    "CLUSTER_HEARTBEAT_SECONDS": "5",
+    "SWEEP_SECONDS": "10",
+    "DEVICE_IDLE_WAIT": "5",
+    "DEVICE_TASK_BUDGET": "300",
+    "JOB_TIMEOUT": "600",
+    "WAKE_DEBOUNCE_SECONDS": "60",
+    "Q_POLL": "0.2",
+    "LOG_LEVEL": "ERROR",
+}
 
 
 def _jobs_csv(path: Path, jobs: int, devices: list[str]) -> None:
@@ -45,67 +58,173 @@ def _jobs_csv(path: Path, jobs: int, devices: list[str]) -> None:
             writer.writerow([f"B{n:07d}", f"@{device}", f"{n}.mp4", f"bench {n}", device])
 
 
-def _wait_all_done(fleet: Fleet, jobs: int, timeout: float) -> None:
-    def done() -> bool:
-        rows = fleet.query("SELECT COUNT(*) AS n FROM posting_job WHERE status = 'success'")
-        return rows[0]["n"] >= jobs
-
-    fleet.wait_until(done, timeout=timeout, what=f"{jobs} jobs", poll=0.25)
-
-
-def _span_seconds(rows, start: str, end: str) -> float:
-    starts = [as_naive_utc(r[start]) for r in rows]
-    ends = [as_naive_utc(r[end]) for r in rows if r[end]]
-    return (max(ends) - min(starts)).total_seconds()
-
-
-def overhead(folder: Path, size: int, env: dict, devices: int = 8) -> str:
-    """Orchestration time per job with zero-latency posts, against bare django-q2."""
-    names = [f"bench-{n}" for n in range(devices)]
-    fleet = Fleet(folder / "fleet", Q_WORKERS=str(devices + 1), LOG_LEVEL="ERROR", **env)
-    fleet.folder.mkdir(parents=True, exist_ok=True)
-    _jobs_csv(fleet.folder / "jobs.csv", size, names)
-    fleet.setup(
-        [{"name": n, "capabilities": {}} for n in names], (fleet.folder / "jobs.csv").read_text()
+def step(fleet: Fleet, name: str, *args) -> dict:
+    """Run one `fleetlab.bench_steps` function in a child process on the fleet's database."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fleetlab.run_step", name, *map(str, args)],
+        cwd=ROOT,
+        env=fleet.env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench step {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+def import_rows(folder: Path, size: int, env: dict) -> Result:
+    """import_jobs against the csv module + one raw insert of the same file; peak memory at
+    the full size and at a fifth of it."""
+    fleet = Fleet(folder, **env)
+    fleet.manage("migrate", "-v0")
+    fleet.manage("register_device", "imp-1")
+    figures = {}
+    for rows in (size // 5, size):
+        path = folder / f"jobs-{rows}.csv"
+        _jobs_csv(path, rows, ["imp-1"])
+        if figures:
+            step(fleet, "clear_jobs")
+        figures[rows] = step(fleet, "import_file", path)
+    floor = step(fleet, "import_floor", folder / f"jobs-{size}.csv")
+    big, small = figures[size], figures[size // 5]
+    seconds = big["seconds"]
+    growth_mb = (big["peak_kb"] - big["before_kb"]) / 1024
+    small_growth_mb = (small["peak_kb"] - small["before_kb"]) / 1024
+    flat = growth_mb <= 1.25 * small_growth_mb + 8
+    times = seconds / floor["seconds"]
+    return Result(
+        "import",
+        f"{size:,} rows in {seconds:.2f} s ({size / seconds:,.0f}/s), +{growth_mb:.0f} MB",
+        f"{floor['seconds']:.2f} s (csv + raw insert)",
+        ratio(times),
+        "<= 2x, flat memory",
+        times <= 2 and flat,
+        [
+            f"memory grew {growth_mb:.0f} MB at {size:,} rows, {small_growth_mb:.0f} MB at "
+            f"{size // 5:,} rows ({'flat' if flat else 'grows with the file'}); peak RSS "
+            f"{big['peak_kb'] / 1024:.0f} MB",
+            f"floor: csv.reader + {'COPY' if fleet.on_postgres else 'executemany'} into an "
+            "empty copy of posting_job with its indexes, in one transaction",
+        ],
+    )
+
+
+# --- update_job_status -----------------------------------------------------------------------
+
+
+def update_job_status(folder: Path, size: int, env: dict) -> Result:
+    fleet = Fleet(folder, **env)
+    fleet.manage("migrate", "-v0")
+    figures = step(fleet, "update_job_status", size)
+    ours, legacy = figures["seconds"], figures["legacy_seconds"]
+    faster = legacy / ours
+    return Result(
+        "update_job_status",
+        f"{ours * 1000:.2f} ms per call at {size:,} jobs",
+        f"{legacy * 1000:.1f} ms (CSV tracker, {size:,} jobs)",
+        speedup(faster),
+        ">= x100 faster",
+        faster >= 100,
+        [
+            f"{figures['calls']} calls (3 successes to 1 classified failure) against "
+            f"{figures['legacy_calls']} of the legacy tracker: lock, read the whole progress "
+            "file, rewrite it"
+        ],
+    )
+
+
+# --- orchestration ---------------------------------------------------------------------------
+
+
+def _start_and_settle(fleet: Fleet, processes: int, **options) -> int:
+    """Start a cluster and wait until its processes are all up and idle; its session id."""
+    cluster = fleet.start_cluster(**options)
+    fleet.wait_until(
+        lambda: session_processes(cluster.pid) >= processes,
+        timeout=120,
+        what=f"{processes} cluster processes",
+    )
+    time.sleep(3)  # start-up (imports, forks, schedules) is not what we measure
+    return cluster.pid
+
+
+def _cluster_cpu(fleet: Fleet, session: int, start_work, done, size: int) -> tuple[float, float]:
+    """CPU seconds of the cluster's whole process tree, and wall seconds, for the work."""
+    cpu, wall = session_cpu_seconds(session), time.monotonic()
+    start_work()
+    fleet.wait_until(done, timeout=max(300, size / 5), what=f"{size} jobs", poll=0.1)
+    return session_cpu_seconds(session) - cpu, time.monotonic() - wall
+
+
+def orchestration(folder: Path, size: int, env: dict, devices: int = 8) -> Result:
+    """CPU seconds per job over every process of the cluster (master, sentinel, pusher,
+    monitor, workers) with zero-latency posts, against bare django-q2's per no-op task."""
+    names = [f"bench-{n}" for n in range(devices)]
+    fleet = Fleet(folder / "fleet", Q_WORKERS=str(devices + 1), **PRODUCT_PACE, **env)
+    fleet.folder.mkdir(parents=True, exist_ok=True)
+    fleet.register_devices([{"name": n, "capabilities": {}} for n in names])
+    jobs = fleet.folder / "jobs.csv"
+    _jobs_csv(jobs, size, names)
     try:
-        fleet.start_cluster()
-        _wait_all_done(fleet, size, timeout=max(300, size / 5))
+        session = _start_and_settle(fleet, devices + 4)
+        fleet_cpu, fleet_wall = _cluster_cpu(
+            fleet,
+            session,
+            lambda: fleet.manage("import_jobs", str(jobs)),
+            lambda: (
+                fleet.query("SELECT COUNT(*) AS n FROM posting_job WHERE status = 'success'")[0][
+                    "n"
+                ]
+                >= size
+            ),
+            size,
+        )
     finally:
         fleet.stop_all()
-    attempts = fleet.query("SELECT started_at, finished_at FROM posting_attempt")
-    wall = _span_seconds(attempts, "started_at", "finished_at")
-    per_job_ms = devices * wall / size * 1000
 
-    bare = Fleet(
-        folder / "bare", Q_WORKERS=str(devices), LOG_LEVEL="ERROR", Q_SAVE_LIMIT="0", **env
-    )
+    bare = Fleet(folder / "bare", Q_WORKERS=str(devices), Q_SAVE_LIMIT="0", **PRODUCT_PACE, **env)
     bare.folder.mkdir(parents=True, exist_ok=True)
     bare.manage("migrate", "-v0")
-    bare.manage("bench", "--inside", "enqueue_noops", "--size", str(size))
     try:
-        bare.start_cluster()
-
-        def drained() -> bool:
-            return bare.query("SELECT COUNT(*) AS n FROM django_q_task")[0]["n"] >= size
-
-        bare.wait_until(drained, timeout=max(300, size / 5), what="bare tasks", poll=0.25)
+        session = _start_and_settle(bare, devices + 3, command=("-m", "fleetlab.bare_cluster"))
+        bare_cpu, bare_wall = _cluster_cpu(
+            bare,
+            session,
+            lambda: step(bare, "enqueue_noops", size),
+            lambda: bare.query("SELECT COUNT(*) AS n FROM django_q_task")[0]["n"] >= size,
+            size,
+        )
     finally:
         bare.stop_all()
-    tasks = bare.query("SELECT started, stopped FROM django_q_task")
-    bare_wall = _span_seconds(tasks, "started", "stopped")
-    per_task_ms = devices * bare_wall / size * 1000
-    return (
-        f"overhead: {size} jobs on {devices} devices in {wall:.1f} s = {size / wall:.0f} jobs/s, "
-        f"{per_job_ms:.1f} ms orchestration per job; bare django-q2 {per_task_ms:.1f} ms per "
-        f"task; ratio {per_job_ms / per_task_ms:.2f}x (targets: <= 15 ms, <= 3x)"
+    per_job, per_task = fleet_cpu / size, bare_cpu / size
+    times = per_job / per_task
+    return Result(
+        "orchestration",
+        f"{per_job * 1000:.2f} ms CPU per job",
+        f"{per_task * 1000:.2f} ms CPU per no-op task (bare django-q2)",
+        ratio(times),
+        "<= 1x",
+        times <= 1,
+        [
+            f"{size:,} zero-latency jobs on {devices} simulated devices: {fleet_cpu:.1f} CPU s "
+            f"over all cluster processes, {fleet_wall:.1f} s wall ({size / fleet_wall:,.0f} "
+            f"jobs/s); bare django-q2, {size:,} no-op tasks on {devices} workers: "
+            f"{bare_cpu:.1f} CPU s, {bare_wall:.1f} s wall ({size / bare_wall:,.0f} tasks/s)"
+        ],
     )
 
 
-def idle_gap(folder: Path, size: int, env: dict, devices: int = 10) -> str:
+# --- idle gap --------------------------------------------------------------------------------
+
+
+def idle_gap(folder: Path, size: int, env: dict, devices: int = 10) -> Result:
     """Gaps between a device's attempts while it has work, and device utilisation."""
     names = [f"gap-{n}" for n in range(devices)]
-    fleet = Fleet(folder, Q_WORKERS=str(devices + 1), LOG_LEVEL="ERROR", **env)
+    fleet = Fleet(folder, Q_WORKERS=str(devices + 1), **PRODUCT_PACE, **env)
     _jobs_csv(folder / "jobs.csv", size, names)
     caps = {"latency_ms": 500}
     fleet.setup(
@@ -113,7 +232,17 @@ def idle_gap(folder: Path, size: int, env: dict, devices: int = 10) -> str:
     )
     try:
         fleet.start_cluster()
-        _wait_all_done(fleet, size, timeout=max(300, size))
+        fleet.wait_until(
+            lambda: (
+                fleet.query("SELECT COUNT(*) AS n FROM posting_job WHERE status = 'success'")[0][
+                    "n"
+                ]
+                >= size
+            ),
+            timeout=max(300, size),
+            what=f"{size} jobs",
+            poll=0.25,
+        )
     finally:
         fleet.stop_all()
     rows = fleet.query("SELECT device_id, started_at, finished_at FROM posting_attempt")
@@ -130,85 +259,82 @@ def idle_gap(folder: Path, size: int, env: dict, devices: int = 10) -> str:
         ]
         # Backend time is the simulated post itself (500 ms); the rest is Fleetpost's.
         utilisation.append(0.5 * len(spans) / (spans[-1][1] - spans[0][0]).total_seconds())
-    return (
-        f"idle_gap: {size} jobs of 500 ms on {devices} devices: gap p50 "
-        f"{percentile(gaps, 50):.1f} ms, p95 {percentile(gaps, 95):.1f} ms, utilisation "
-        f"{100 * statistics.mean(utilisation):.1f}% (targets: p95 <= 100 ms, >= 95%)"
+    p95, used = percentile(gaps, 95), 100 * statistics.mean(utilisation)
+    return Result(
+        "idle_gap",
+        f"gap p95 {p95:.1f} ms, utilisation {used:.1f}%",
+        "500 ms post (simulated)",
+        f"{used / 100:.3f} busy",
+        "p95 <= 100 ms, >= 95% busy",
+        p95 <= 100 and used >= 95,
+        [f"{size} jobs of 500 ms on {devices} devices; gap p50 {percentile(gaps, 50):.1f} ms"],
     )
 
 
-def import_rows(folder: Path, size: int, env: dict) -> str:
-    """import_jobs speed and peak memory on a generated file; memory at a fifth of the size."""
+# --- requeue ---------------------------------------------------------------------------------
+
+
+def requeue(folder: Path, size: int, env: dict) -> Result:
     fleet = Fleet(folder, **env)
     fleet.manage("migrate", "-v0")
-    fleet.manage("register_device", "imp-1")
-    figures = []
-    for rows in (size // 5, size):
-        sub = folder / f"{rows}"
-        sub.mkdir()
-        path = sub / "jobs.csv"
-        _jobs_csv(path, rows, ["imp-1"])
-        child = Fleet(sub, **{**env, "DATABASE_URL": fleet.env["DATABASE_URL"]})
-        if rows != size // 5:
-            child.manage("bench", "--inside", "clear_jobs")
-        started = time.monotonic()
-        measured = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _MAXRSS_WRAPPER,
-                sys.executable,
-                "manage.py",
-                "import_jobs",
-                str(path),
-            ],
-            cwd=ROOT,
-            env=child.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        seconds = time.monotonic() - started
-        peak_mb = int(measured.stdout.strip().splitlines()[-1]) / 1024
-        figures.append((rows, rows / seconds, peak_mb))
-    (small, _, small_mb), (big, rate, big_mb) = figures
-    return (
-        f"import: {big} rows at {rate:,.0f} rows/s, peak memory {big_mb:.0f} MB "
-        f"({small} rows: {small_mb:.0f} MB) (targets: >= 20,000 rows/s, flat memory)"
+    figures = step(fleet, "requeue", size)
+    seconds, floor = figures["seconds"], figures["floor_seconds"]
+    return Result(
+        "requeue",
+        f"{figures['jobs']:,} jobs in {seconds:.2f} s, {figures['queries']} queries",
+        f"{floor:.2f} s (one raw UPDATE)",
+        ratio(seconds / floor),
+        "<= 0.5 s",
+        seconds <= 0.5,
+        [f"{figures['jobs']:,} failed jobs into pass {figures['pass']}"],
     )
 
 
-_MAXRSS_WRAPPER = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-    "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
+# --- admin -----------------------------------------------------------------------------------
+
+ADMIN_TARGET_MS = 150
 
 
-def inside(scenario: str, size: int) -> str:
-    """Run an in-process scenario in this (child) process; returns its line or JSON."""
-    from fleetlab import bench_inside
-
-    return getattr(bench_inside, scenario)(size)
-
-
-def in_child(folder: Path, scenario: str, size: int, env: dict) -> str:
+def admin(folder: Path, size: int, env: dict) -> Result:
     fleet = Fleet(folder, **env)
     fleet.manage("migrate", "-v0")
-    done = fleet.manage("bench", "--inside", scenario, "--size", str(size))
-    return done.stdout.strip().splitlines()[-1]
+    figures = step(fleet, "admin", size)
+    small, big = figures["small"], figures["big"]
+    worst = max(big, key=lambda name: big[name][0])
+    same_queries = all(big[name][1] == small[name][1] for name in big)
+    slow = [name for name in big if big[name][0] > ADMIN_TARGET_MS]
+    return Result(
+        "admin",
+        f"slowest: {worst} {big[worst][0]:.0f} ms; "
+        + ("same queries" if same_queries else "MORE QUERIES"),
+        f"{small[worst][0]:.0f} ms ({worst} at 100 jobs)",
+        ratio(big[worst][0] / small[worst][0]),
+        f"each <= {ADMIN_TARGET_MS} ms, same queries",
+        same_queries and not slow,
+        [
+            f"{figures['jobs']:,} jobs, {figures['attempts']:,} attempts, per page (at 100 "
+            "jobs): "
+            + "; ".join(
+                f"{name} {ms:.0f} ms/{q}q ({small[name][0]:.0f} ms/{small[name][1]}q)"
+                for name, (ms, q) in big.items()
+            )
+        ],
+    )
 
 
-def run(scenario: str, folder: Path, size: int | None, env: dict) -> str:
-    size = size or DEFAULT_SIZES[scenario]
+RUNNERS = {
+    "import": import_rows,
+    "update_job_status": update_job_status,
+    "orchestration": orchestration,
+    "idle_gap": idle_gap,
+    "requeue": requeue,
+    "admin": admin,
+}
+
+
+def run(scenario: str, folder: Path, size: int | None, env: dict) -> Result:
     folder.mkdir(parents=True, exist_ok=True)
-    started = datetime.now()
-    if scenario == "overhead":
-        line = overhead(folder, size, env)
-    elif scenario == "idle_gap":
-        line = idle_gap(folder, size, env)
-    elif scenario == "import":
-        line = import_rows(folder, size, env)
-    else:
-        line = in_child(folder, scenario, size, env)
-    elapsed = (datetime.now() - started).total_seconds()
-    return f"{line} [{describe_backend(env)}, bench {elapsed:.0f} s]"
+    started = time.monotonic()
+    result = RUNNERS[scenario](folder, size or DEFAULT_SIZES[scenario], env)
+    result.details.append(f"measured in {time.monotonic() - started:.0f} s")
+    return result

@@ -10,7 +10,6 @@ import io
 import os
 import random
 import signal
-import statistics
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fleetlab.processes import Fleet, as_naive_utc, overlaps
+from fleetlab.stats import percentile
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,6 @@ class ChaosResult:
             f"kill_to_next_attempt_p50={p50:.1f}s p95={p95:.1f}s "
             f"statuses={dict(sorted(self.statuses.items()))} wall={self.wall_seconds:.0f}s"
         )
-
-
-def percentile(values: list[float], pct: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 def build_jobs(config: ChaosConfig) -> tuple[list[dict], str, set[str]]:

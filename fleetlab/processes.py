@@ -70,6 +70,13 @@ class Fleet:
 
     def setup(self, devices: list[dict], jobs_csv: str) -> None:
         """Migrate, register devices (a fixture) and import the jobs."""
+        self.register_devices(devices)
+        csv_path = self.folder / "jobs.csv"
+        csv_path.write_text(jobs_csv, encoding="utf-8")
+        self.manage("import_jobs", str(csv_path))
+
+    def register_devices(self, devices: list[dict]) -> None:
+        """Migrate and register devices (a fixture)."""
         self.manage("migrate", "-v0")
         fixture = self.folder / "devices.json"
         fixture.write_text(
@@ -85,15 +92,14 @@ class Fleet:
             )
         )
         self.manage("loaddata", str(fixture))
-        csv_path = self.folder / "jobs.csv"
-        csv_path.write_text(jobs_csv, encoding="utf-8")
-        self.manage("import_jobs", str(csv_path))
 
-    def start_cluster(self, name: str = "local", **env: str) -> subprocess.Popen:
-        """A qcluster in its own process group, so a test can kill it whole."""
+    def start_cluster(
+        self, name: str = "local", command: tuple[str, ...] = ("manage.py", "qcluster"), **env: str
+    ) -> subprocess.Popen:
+        """A qcluster in its own process group and session, so a test can kill it whole."""
         log = open(self.folder / f"cluster-{name}-{len(self.clusters)}.log", "w")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            [sys.executable, *command],
             cwd=ROOT,
             env={**self.env, "Q_CLUSTER_NAME": name, **env},
             stdout=log,

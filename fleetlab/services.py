@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from fleetlab.appium_server import free_port
+from fleetlab.ports import free_port
 
 
 def postgres_bin() -> Path | None:

@@ -41,7 +41,7 @@ def update_job_status(
     if status not in (JobStatus.SUCCESS, JobStatus.FAILED):
         raise ValueError(f"status must be 'success' or 'failed', not {status!r}")
     with transaction.atomic():
-        job = Job.objects.select_related("account").get(job_id=job_id)
+        job = Job.objects.select_related("account__device").get(job_id=job_id)
         attempt = _attempt_to_settle(job, _resolve_device(device, job), lease_token, now)
         if status == JobStatus.SUCCESS:
             return record_success(attempt, now, Outcome(True, rule="reported success"))
@@ -50,7 +50,11 @@ def update_job_status(
 
 
 def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> Attempt:
-    running = job.attempt_set.running().select_related("device", "job__account").first()
+    # Only a running job has a running attempt (claims set both in one transaction): the
+    # common call, on a pending job, skips the lookup.
+    running = None
+    if job.status == JobStatus.RUNNING:
+        running = job.attempt_set.running().select_related("device", "job__account").first()
     if running is not None:
         if running.lease_token != lease_token and running.lease_expires_at >= now:
             raise LeaseHeld(f"job {job.job_id} is running under a live lease on {running.device}")

@@ -1,7 +1,7 @@
-"""The benchmark command runs its scenarios on throw-away databases and prints one line each.
+"""The benchmark command runs its scenarios on throw-away databases and prints its table.
 
-Only behaviour is asserted here; the figures are reported by `manage.py bench`, never checked
-against wall-clock targets in tests.
+Only behaviour is asserted here; the figures and their ratios are reported by `manage.py
+bench`, never checked against wall-clock targets in tests.
 """
 
 import subprocess
@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from fleetlab.bench_report import COLUMNS
 from fleetlab.processes import ROOT
 
 pytestmark = pytest.mark.processes
@@ -26,18 +27,40 @@ def bench(*args: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
-def test_requeue_and_admin_scenarios_report_their_figures():
-    requeue, admin = bench("requeue", "admin", "--size", "300")
-    assert requeue.startswith("requeue: 300 failed jobs into pass 2 in ")
-    assert "db=sqlite broker=orm" in requeue
-    assert admin.startswith("admin: 300 jobs, 3000 attempts: jobs ")
-    assert "(100 rows:" not in admin  # same query count at 100 and 300 rows
+def rows_of(lines: list[str]) -> dict[str, str]:
+    """The table's rows by scenario (the lines between the rule and the details)."""
+    rule = next(i for i, line in enumerate(lines) if line.startswith("-----"))
+    header = lines[rule - 1]
+    assert header.split() == list(COLUMNS)
+    rows = {}
+    for line in lines[rule + 1 :]:
+        name = line.split()[0]
+        if name.endswith(":"):
+            break
+        rows[name] = line
+    return rows
 
 
-def test_import_scenario_reports_rate_and_memory():
-    (line,) = bench("import", "--size", "2000")
-    assert line.startswith("import: 2000 rows at ")
-    assert "peak memory" in line
+def test_each_scenario_prints_figure_floor_ratio_and_target_with_the_machine():
+    lines = bench("import", "update_job_status", "requeue", "admin", "--size", "300")
+    assert lines[0].startswith("machine: ")
+    assert "CPUs" in lines[0] and "database SQLite" in lines[0] and "broker" in lines[0]
+    rows = rows_of(lines)
+    assert list(rows) == ["import", "update_job_status", "requeue", "admin"]
+    assert "300 rows in " in rows["import"] and "(csv + raw insert)" in rows["import"]
+    assert "ms per call at 300 jobs" in rows["update_job_status"]
+    assert "(CSV tracker, 300 jobs)" in rows["update_job_status"]
+    assert "300 jobs in " in rows["requeue"] and "(one raw UPDATE)" in rows["requeue"]
+    assert "same queries" in rows["admin"]  # the same query count at 100 and 300 jobs
+    assert "import: memory grew " in "\n".join(lines)
+    assert lines[-1].endswith(" of 4 targets met")
+
+
+def test_orchestration_counts_the_cpu_of_every_cluster_process_against_bare_django_q2():
+    lines = bench("orchestration", "--size", "40")
+    row = rows_of(lines)["orchestration"]
+    assert "ms CPU per job" in row and "ms CPU per no-op task (bare django-q2)" in row
+    assert "40 zero-latency jobs on 8 simulated devices" in "\n".join(lines)
 
 
 def test_an_unknown_scenario_is_refused():

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from fleetlab.appium_server import free_port
+from fleetlab.ports import free_port
 from fleetlab.processes import ROOT, Fleet
 
 pytestmark = pytest.mark.processes
