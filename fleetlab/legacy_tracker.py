@@ -15,25 +15,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from posting.csv_format import LEGACY_COLUMNS
 from retries.classification import classify_message
 
-COLUMNS = [
-    "job_id",
-    "account",
-    "video_path",
-    "caption",
-    "status",
-    "worker_id",
-    "claimed_at",
-    "completed_at",
-    "error",
-    "attempts",
-    "max_attempts",
-    "retry_at",
-    "error_type",
-    "error_category",
-    "pass_number",
-]
+# The legacy progress columns, in their order: the product's own definition.
+COLUMNS = LEGACY_COLUMNS
 
 
 def write_progress(path: Path, jobs: int) -> None:
