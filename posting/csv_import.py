@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -136,14 +136,7 @@ class SeenJobIds:
             return dict(cursor.fetchall())
 
     def add(self, pairs: list[tuple[str, int]]) -> None:
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {self.TABLE} (job_id, line) FROM STDIN") as copy:
-                    for pair in pairs:
-                        copy.write_row(pair)
-            else:
-                sql = f"INSERT INTO {self.TABLE} (job_id, line) VALUES (%s, %s)"
-                cursor.executemany(sql, pairs)
+        write_rows(self.TABLE, ["job_id", "line"], pairs)
         self.count += len(pairs)
 
     def drop(self) -> None:
@@ -454,27 +447,33 @@ def insert_jobs(rows: list[dict]) -> None:
     fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
     now = timezone.now()
     defaults = {f.attname: f.get_default() for f in fields} | {"created_at": now, "updated_at": now}
-    quote = connection.ops.quote_name
-    table = quote(Job._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
     position = {f.attname: i for i, f in enumerate(fields)}
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            template = [defaults[f.attname] for f in fields]
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(_over(template, row, position))
-            return
+    if connection.vendor == "postgresql":
+        template = [defaults[f.attname] for f in fields]
+        values = (_over(template, row, position) for row in rows)
+    else:
         adapt = connection.ops.adapt_datetimefield_value
         moments = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
         for i in moments:
             defaults[fields[i].attname] = adapt(defaults[fields[i].attname])
         template = [defaults[f.attname] for f in fields]
-        placeholders = ", ".join(["%s"] * len(fields))
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
-            (_adapted(_over(template, row, position), moments, adapt) for row in rows),
-        )
+        values = (_adapted(_over(template, row, position), moments, adapt) for row in rows)
+    write_rows(Job._meta.db_table, [f.column for f in fields], values)
+
+
+def write_rows(table: str, columns: list[str], rows: Iterable[Sequence]) -> None:
+    """Write rows of plain values: COPY on PostgreSQL, one executemany elsewhere (the fastest
+    bulk write of each)."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
 
 
 def _over(template: list, row: dict, position: dict[str, int]) -> list:
