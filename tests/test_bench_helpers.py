@@ -38,19 +38,20 @@ def test_cpu_of_a_session_counts_its_children_including_the_ended_ones():
             "-c",
             "import subprocess, sys, time\n"
             f"subprocess.run([sys.executable, '-c', {spin!r}])\n"  # ends and is reaped
+            "print('child reaped', flush=True)\n"
             "time.sleep(30)",
         ],
         start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        used = 0.0
-        for _ in range(100):
-            used = session_cpu_seconds(leader.pid)
-            if used >= 0.3:
-                break
-            subprocess.run([sys.executable, "-c", "import time; time.sleep(0.1)"])
-        assert used >= 0.3
-        assert session_processes(leader.pid) == 1  # the child ended; its time stayed counted
+        # Measure only once the leader says its child is gone, so the figure can only
+        # come from the ended child's time being kept in the leader's counters.
+        assert leader.stdout.readline() == "child reaped\n"
+        assert session_processes(leader.pid) == 1
+        assert session_cpu_seconds(leader.pid) >= 0.3
     finally:
         os.killpg(leader.pid, 9)
         leader.wait()
+        leader.stdout.close()
