@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from devices.models import Device
 from fleetlab import legacy_tracker
-from posting.models import Account, Attempt, Job, JobStatus, Pass
+from posting.lifecycle import open_pass_entries
+from posting.models import Account, Attempt, EntryReason, Job, JobStatus, Pass
 
 BATCH = 20_000
 
@@ -205,6 +206,13 @@ def _failed_jobs(size: int, start: int = 0) -> None:
             )
             for n in range(offset, min(offset + BATCH, start + size))
         )
+    # Each failed job has its pass-1 history row, ended as failed, as an import or a run
+    # would have left it: the requeue closes those rows too.
+    open_pass_entries(
+        Job.objects.filter(job_id__gte=f"F{start:08d}", job_id__lt=f"F{start + size:08d}"),
+        EntryReason.IMPORT,
+        timezone.now(),
+    )
 
 
 class _Undo(Exception):
