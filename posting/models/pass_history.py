@@ -73,7 +73,10 @@ def add_row(figures: dict, row: dict) -> None:
 
 class PassEntry(models.Model):
     pass_number = models.PositiveIntegerField()
-    job = models.ForeignKey("posting.Job", on_delete=models.CASCADE, related_name="pass_entries")
+    # Indexed by the unique (job, pass_number) below, whose prefix serves lookups by job.
+    job = models.ForeignKey(
+        "posting.Job", on_delete=models.CASCADE, related_name="pass_entries", db_index=False
+    )
     entered_by = models.CharField(max_length=20, choices=EntryReason.choices)
     entered_at = models.DateTimeField()
     outcome = models.CharField(max_length=20, blank=True, help_text="'' while still in the pass.")
@@ -89,7 +92,7 @@ class PassEntry(models.Model):
         verbose_name_plural = "pass entries"
         constraints = [
             models.UniqueConstraint(
-                fields=["pass_number", "job"], name="%(app_label)s_%(class)s_once_per_pass"
+                fields=["job", "pass_number"], name="%(app_label)s_%(class)s_once_per_pass"
             ),
             # each transition updates the job's current row
             models.UniqueConstraint(
