@@ -33,7 +33,7 @@ from posting.csv_reading import (
 )
 from posting.csv_rows import Row, RowParser
 from posting.host_tasks import missing_files
-from posting.input_rules import video_root
+from posting.input_rules import VideoPathResolver, video_root
 from posting.lifecycle import open_pass_entries
 from posting.models import Account, EntryReason, Job, JobStatus, Pass, Platform
 from posting.wakeups import wake_devices
@@ -152,7 +152,7 @@ class JobImporter:
         self.problems: list[Problem] = []
         self.problem_count = 0
         self.devices = {d.name: d for d in Device.objects.only("pk", "name", "host")}
-        self.video_root = video_root()
+        self.video_paths = VideoPathResolver(video_root())
         self.current_pass = 1
         self.woken: set[int] = set()
 
@@ -174,7 +174,7 @@ class JobImporter:
                 yield Problem(line, "", f"{len(cells)} cells, but the header has {len(columns)}")
                 continue
             raw = {c: unescape_cell(v) for c, v in zip(columns, cells, strict=True)}
-            parser = RowParser(line, raw, self.devices, self.video_root)
+            parser = RowParser(line, raw, self.devices, self.video_paths)
             row = parser.parse()
             yield from parser.problems
             if row is not None and not parser.problems:

@@ -12,11 +12,11 @@ from django.utils.dateparse import parse_datetime
 from posting.csv_reading import Problem
 from posting.input_rules import (
     InvalidValue,
+    VideoPathResolver,
     checked_post_url,
     identifier,
     integer_in_column,
     moment_in_range,
-    resolve_video_path,
     whole_number,
 )
 from posting.models import ErrorCategory, ErrorType, Job, JobStatus, Platform
@@ -50,11 +50,13 @@ class Row:
 class RowParser:
     """Turns one CSV row into model values, collecting a problem per bad cell."""
 
-    def __init__(self, line: int, raw: dict[str, str], device_names, video_root: str) -> None:
+    def __init__(
+        self, line: int, raw: dict[str, str], device_names, video_paths: VideoPathResolver
+    ) -> None:
         self.line = line
         self.raw = raw
         self.device_names = device_names
-        self.video_root = video_root
+        self.video_paths = video_paths
         self.problems: list[Problem] = []
 
     def problem(self, column: str, message: str) -> None:
@@ -147,7 +149,7 @@ class RowParser:
         if not value:
             return value
         try:
-            return resolve_video_path(value, self.video_root)
+            return self.video_paths.resolve(value)
         except InvalidValue as exc:
             self.problem("video_path", str(exc))
             return value

@@ -1,0 +1,68 @@
+"""The import's fast paths give the answers of the general code they stand in for."""
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from posting.input_rules import InvalidValue, VideoPathResolver, resolve_video_path
+
+FAST_PATH_SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@pytest.fixture(scope="module")
+def video_tree(tmp_path_factory) -> str:
+    """A video root with files, directories and links inside it and out of it."""
+    base = tmp_path_factory.mktemp("tree")
+    outside = base / "outside"
+    (outside / "d").mkdir(parents=True)
+    root = base / "videos"
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "f.mp4").touch()
+    (root / "d" / "f.mp4").touch()
+    (root / "in").symlink_to(root / "d")
+    (root / "out").symlink_to(outside)
+    (root / "d" / "up").symlink_to(root.parent)
+    (root / "d" / "e" / "file-out").symlink_to(outside / "d")
+    (root / "d" / "e" / "file-in").symlink_to(root / "f.mp4")
+    (root / "loop").symlink_to(root / "loop")
+    return os.path.realpath(root)
+
+
+components = st.sampled_from(
+    ["d", "e", "f.mp4", "in", "out", "up", "file-in", "file-out", "loop", "missing", "..", "."]
+)
+relative_paths = st.lists(components, min_size=1, max_size=5).map("/".join)
+video_paths = st.one_of(relative_paths, relative_paths.map(lambda p: "/" + p))
+
+
+def answer(resolve, value: str) -> str:
+    try:
+        return resolve(value)
+    except InvalidValue as exc:
+        return f"refused: {exc}"
+
+
+@FAST_PATH_SETTINGS
+@given(values=st.lists(video_paths, min_size=1, max_size=20))
+def test_the_resolver_agrees_with_resolve_video_path(video_tree, values):
+    resolver = VideoPathResolver(video_tree, directories=4)
+    for value in values:
+        expected = answer(lambda v: resolve_video_path(v, video_tree), value)
+        assert answer(resolver.resolve, value) == expected
+
+
+def test_the_resolver_sees_a_file_that_became_a_link_out_of_the_root(tmp_path):
+    root = tmp_path / "videos"
+    (root / "d").mkdir(parents=True)
+    resolver = VideoPathResolver(os.path.realpath(root))
+    assert resolver.resolve("d/a.mp4").endswith("/d/a.mp4")
+    Path(root / "d" / "a.mp4").symlink_to(tmp_path)
+    with pytest.raises(InvalidValue, match="leaves the video root"):
+        resolver.resolve("d/a.mp4")
