@@ -1,13 +1,20 @@
 """The import's fast paths give the answers of the general code they stand in for."""
 
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posting.input_rules import InvalidValue, VideoPathResolver, resolve_video_path
+from posting.input_rules import (
+    _FORBIDDEN_IN_IDENTIFIERS,
+    InvalidValue,
+    VideoPathResolver,
+    identifier,
+    resolve_video_path,
+)
 
 FAST_PATH_SETTINGS = settings(
     max_examples=200,
@@ -36,7 +43,7 @@ def video_tree(tmp_path_factory) -> str:
 
 
 components = st.sampled_from(
-    ["d", "e", "f.mp4", "in", "out", "up", "file-in", "file-out", "loop", "missing", "..", "."]
+    ["d", "e", "f.mp4", "in", "out", "up", "file-in", "file-out", "loop", "missing", "..", ".", ""]
 )
 relative_paths = st.lists(components, min_size=1, max_size=5).map("/".join)
 video_paths = st.one_of(relative_paths, relative_paths.map(lambda p: "/" + p))
@@ -66,3 +73,16 @@ def test_the_resolver_sees_a_file_that_became_a_link_out_of_the_root(tmp_path):
     Path(root / "d" / "a.mp4").symlink_to(tmp_path)
     with pytest.raises(InvalidValue, match="leaves the video root"):
         resolver.resolve("d/a.mp4")
+
+
+@FAST_PATH_SETTINGS
+@given(value=st.text(st.characters(blacklist_categories=["Cs"])))
+def test_a_printable_identifier_holds_no_forbidden_character(value):
+    forbidden = [c for c in value if unicodedata.category(c) in _FORBIDDEN_IN_IDENTIFIERS]
+    if value.isprintable():
+        assert not forbidden
+    if forbidden:
+        with pytest.raises(InvalidValue, match="invisible or control character"):
+            identifier(value)
+    else:
+        assert identifier(value) == value
