@@ -123,9 +123,13 @@ class SeenJobIds:
     def __init__(self) -> None:
         self.count = 0
         with connection.cursor() as cursor:
+            # On SQLite a table keyed by its text primary key alone is one b-tree instead of
+            # a rowid table plus an index: half the writes per id.
+            keyed = " WITHOUT ROWID" if connection.vendor == "sqlite" else ""
             cursor.execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} "
                 "(job_id varchar(200) PRIMARY KEY, line integer NOT NULL, added boolean NOT NULL)"
+                + keyed
             )
             cursor.execute(f"DELETE FROM {self.TABLE}")
 
@@ -177,15 +181,21 @@ class JobImporter:
         columns = [unescape_cell(h).strip() for h in first[1]]
         self._check_header(columns)
         reader.header = columns
+        parser = RowParser(self.devices, self.video_paths)
         for line, cells in records:
-            if not any(c.strip() for c in cells):
+            # The row's text in one string answers "is it blank?" and "does any cell start
+            # with an apostrophe?" in C, instead of a Python call per cell.
+            text = "".join(cells)
+            if not text.strip():
                 continue
             if len(cells) != len(columns):
                 yield Problem(line, "", f"{len(cells)} cells, but the header has {len(columns)}")
                 continue
-            raw = {c: unescape_cell(v) for c, v in zip(columns, cells, strict=True)}
-            parser = RowParser(line, raw, self.devices, self.video_paths)
-            row = parser.parse()
+            if "'" in text:
+                raw = {c: unescape_cell(v) for c, v in zip(columns, cells, strict=True)}
+            else:
+                raw = dict(zip(columns, cells, strict=True))
+            row = parser.parse(line, raw)
             yield from parser.problems
             if row is not None and not parser.problems:
                 yield row

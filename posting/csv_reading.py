@@ -66,7 +66,9 @@ def decoded_lines(handle: BinaryIO) -> Iterator[str]:
     offset = 0
     number = 0
     for raw in handle:
-        for piece in _AFTER_LONE_CR.split(raw):
+        # Most lines hold no lone CR: splitting them would only copy them.
+        lone_cr = b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")
+        for piece in _AFTER_LONE_CR.split(raw) if lone_cr else (raw,):
             if not piece:
                 continue
             number += 1
@@ -115,7 +117,7 @@ class StrictCsvReader:
             except csv.Error as exc:
                 raise ImportRefused([self._malformed(previous_end + 1, exc)]) from None
             start, previous_end = previous_end + 1, self._reader.line_num
-            if any('"' in line for line in self._record_lines):
+            if '"' in "".join(self._record_lines):
                 self._refuse_stray_quote(start)
             yield start, cells
 

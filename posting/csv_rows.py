@@ -48,15 +48,18 @@ class Row:
 
 
 class RowParser:
-    """Turns one CSV row into model values, collecting a problem per bad cell."""
+    """Turns CSV rows into model values, collecting a problem per bad cell.
 
-    def __init__(
-        self, line: int, raw: dict[str, str], device_names, video_paths: VideoPathResolver
-    ) -> None:
-        self.line = line
-        self.raw = raw
+    One parser serves a whole file (`parse` takes each row in turn), so what is the same for
+    every row (the default attempt budget, the devices, the video root) is looked up once.
+    """
+
+    def __init__(self, device_names, video_paths: VideoPathResolver) -> None:
         self.device_names = device_names
         self.video_paths = video_paths
+        self.default_max_attempts = settings.DEFAULT_MAX_ATTEMPTS
+        self.line = 0
+        self.raw: dict[str, str] = {}
         self.problems: list[Problem] = []
 
     def problem(self, column: str, message: str) -> None:
@@ -101,10 +104,15 @@ class RowParser:
             self.problem(column, str(exc))
             return None
 
-    def parse(self) -> Row | None:
-        for column, value in self.raw.items():
-            if "\x00" in value:
-                self.problem(column, "contains a NUL byte (\\x00): the file is damaged or binary")
+    def parse(self, line: int, raw: dict[str, str]) -> Row | None:
+        """The row's values, or None; its problems are in `problems` until the next call."""
+        self.line, self.raw, self.problems = line, raw, []
+        if "\x00" in "".join(self.raw.values()):  # one scan in C for the common clean row
+            for column, value in self.raw.items():
+                if "\x00" in value:
+                    self.problem(
+                        column, "contains a NUL byte (\\x00): the file is damaged or binary"
+                    )
         if self.problems:
             return None
         values = {
@@ -113,7 +121,7 @@ class RowParser:
             "caption": self.text("caption"),
             "scheduled_at": self.moment("scheduled_at"),
             "priority": self.integer("priority", 0, minimum=-1_000_000),
-            "max_attempts": self.integer("max_attempts", settings.DEFAULT_MAX_ATTEMPTS, minimum=1),
+            "max_attempts": self.integer("max_attempts", self.default_max_attempts, minimum=1),
         }
         account = self.identifier("account")
         device = self.text("device")

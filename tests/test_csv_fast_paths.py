@@ -2,12 +2,14 @@
 
 import os
 import unicodedata
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from posting.csv_reading import _AFTER_LONE_CR, decoded_lines
 from posting.input_rules import (
     _FORBIDDEN_IN_IDENTIFIERS,
     InvalidValue,
@@ -86,3 +88,13 @@ def test_a_printable_identifier_holds_no_forbidden_character(value):
             identifier(value)
     else:
         assert identifier(value) == value
+
+
+@FAST_PATH_SETTINGS
+@given(pieces=st.lists(st.sampled_from(["a", ",", '"', "\r", "\n", "\r\n", "é"]), max_size=40))
+def test_lines_without_a_lone_cr_are_split_as_lines_with_one_are(pieces):
+    data = "".join(pieces).encode()
+    expected = [
+        piece.decode() for raw in BytesIO(data) for piece in _AFTER_LONE_CR.split(raw) if piece
+    ]
+    assert list(decoded_lines(BytesIO(data))) == expected
