@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import islice
 from typing import BinaryIO
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -36,6 +35,7 @@ from posting.csv_reading import (
 from posting.csv_rows import Row, RowParser
 from posting.host_tasks import missing_files
 from posting.input_rules import VideoPathResolver, video_root
+from posting.job_rows import NewJobRows, insert_jobs, write_rows
 from posting.lifecycle import open_pass_entries
 from posting.models import Account, EntryReason, Job, JobStatus, Pass, Platform
 from posting.wakeups import wake_devices
@@ -291,9 +291,9 @@ class JobImporter:
         if self.problem_count:
             return  # nothing more is written: the transaction will be rolled back
         accounts = self._bind_accounts(rows, accounts)
-        new_jobs = [self._new_job_values(row, accounts[row.account]) for row in new_rows]
-        self._ensure_pass_numbers({j["pass_number"] for j in new_jobs})
-        insert_jobs(new_jobs)
+        new_jobs = self._new_jobs(new_rows, accounts)
+        self._ensure_pass_numbers({self.new_job_rows.pass_number(job) for job in new_jobs})
+        self.new_job_rows.write(new_jobs)
         for job in changed:
             job.updated_at = timezone.now()
         Job.objects.bulk_update(changed, CONTENT_FIELDS + ["updated_at"], batch_size=500)
@@ -370,12 +370,12 @@ class JobImporter:
         if not Pass.objects.exists():
             Pass.objects.create(number=1, started_at=timezone.now(), note="first import")
         self.current_pass = Pass.latest_number()
+        self.new_job_rows = NewJobRows(self.current_pass)
 
-    def _new_job_values(self, row: Row, account: Account) -> dict:
-        values = {"account_id": account.pk, **row.values, **row.state}
-        if not row.state.get("pass_number"):
-            values["pass_number"] = self.current_pass
-        return values
+    def _new_jobs(self, rows: list[Row], accounts: dict[str, Account]) -> list[list]:
+        make = self.new_job_rows.row
+        account_ids = {handle: {"account_id": a.pk} for handle, a in accounts.items()}
+        return [make(account_ids[row.account], row.values, row.state) for row in rows]
 
     def _ensure_pass_numbers(self, numbers: set[int]) -> None:
         missing = numbers - set(
@@ -454,63 +454,6 @@ def _one_of(values: list) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return "= ANY(%s)", [values]
     return f"IN ({', '.join(['%s'] * len(values))})", values
-
-
-def insert_jobs(rows: list[dict]) -> None:
-    """Insert new jobs: COPY on PostgreSQL, one executemany elsewhere.
-
-    At 100,000 rows bulk_create's per-field preparation of model instances costs more than the
-    write itself; the values here are already clean, so only datetimes need adapting, and the
-    defaults (the same for every row: created_at and updated_at are one `now`) are adapted once.
-    """
-    if not rows:
-        return
-    fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
-    now = timezone.now()
-    defaults = {f.attname: f.get_default() for f in fields} | {"created_at": now, "updated_at": now}
-    position = {f.attname: i for i, f in enumerate(fields)}
-    if connection.vendor == "postgresql":
-        template = [defaults[f.attname] for f in fields]
-        values = (_over(template, row, position) for row in rows)
-    else:
-        adapt = connection.ops.adapt_datetimefield_value
-        moments = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
-        for i in moments:
-            defaults[fields[i].attname] = adapt(defaults[fields[i].attname])
-        template = [defaults[f.attname] for f in fields]
-        values = (_adapted(_over(template, row, position), moments, adapt) for row in rows)
-    write_rows(Job._meta.db_table, [f.column for f in fields], values)
-
-
-def write_rows(table: str, columns: list[str], rows: Iterable[Sequence]) -> None:
-    """Write rows of plain values: COPY on PostgreSQL, one executemany elsewhere (the fastest
-    bulk write of each)."""
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(c) for c in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        marks = ", ".join(["%s"] * len(columns))
-        cursor.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
-
-
-def _over(template: list, row: dict, position: dict[str, int]) -> list:
-    """The row's values laid over the defaults, in column order."""
-    values = template.copy()
-    for name, value in row.items():
-        values[position[name]] = value
-    return values
-
-
-def _adapted(values: list, moments: list[int], adapt) -> list:
-    """The row's own datetimes in SQLite's form (the defaults are adapted already)."""
-    for i in moments:
-        if isinstance(values[i], datetime):
-            values[i] = adapt(values[i])
-    return values
 
 
 def _batched(iterable, size: int):
