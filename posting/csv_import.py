@@ -300,8 +300,11 @@ class JobImporter:
         self.woken.update(a.device_id for a in accounts.values() if a.device_id)
 
     def _check_binding(self, row: Row, account: Account | None) -> None:
-        bound = account.device.name if account and account.device else ""
-        if row.device and bound and bound != row.device:
+        if account is None:
+            return
+        # Device names are unique: comparing ids spares loading the bound device on every row.
+        if row.device and account.device_id and account.device_id != self.devices[row.device].pk:
+            bound = account.device.name
             self._report(
                 Problem(
                     row.line,
@@ -310,7 +313,7 @@ class JobImporter:
                     "operator action in the admin",
                 )
             )
-        if row.platform and account and account.platform != row.platform:
+        if row.platform and account.platform != row.platform:
             self._report(
                 Problem(
                     row.line,
