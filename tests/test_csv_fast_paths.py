@@ -1,5 +1,6 @@
 """The import's fast paths give the answers of the general code they stand in for."""
 
+import csv
 import os
 import unicodedata
 from io import BytesIO
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posting.csv_reading import _AFTER_LONE_CR, decoded_lines
+from posting.csv_reading import _AFTER_LONE_CR, ImportRefused, StrictCsvReader, decoded_lines
 from posting.input_rules import (
     _FORBIDDEN_IN_IDENTIFIERS,
     InvalidValue,
@@ -98,3 +99,52 @@ def test_lines_without_a_lone_cr_are_split_as_lines_with_one_are(pieces):
         piece.decode() for raw in BytesIO(data) for piece in _AFTER_LONE_CR.split(raw) if piece
     ]
     assert list(decoded_lines(BytesIO(data))) == expected
+
+
+def records(data: bytes, *, fast: bool) -> list:
+    """What StrictCsvReader makes of `data`: its records, or the problem that refuses it."""
+    reader = StrictCsvReader(decoded_lines(BytesIO(data)), fast=fast)
+    out: list = []
+    try:
+        for line, cells in reader:
+            out.append((line, cells))
+            reader.header = reader.header or cells
+    except ImportRefused as refused:
+        out.append([str(p) for p in refused.problems])
+    return out
+
+
+csv_pieces = st.lists(
+    st.sampled_from(["a", "b ", ",", '"', '""', "\r", "\n", "\r\n", "é", "\x00", ""]),
+    max_size=60,
+)
+
+
+@FAST_PATH_SETTINGS
+@given(pieces=csv_pieces)
+def test_lines_without_quotes_split_as_the_csv_module_reads_them(pieces):
+    data = "".join(pieces).encode()
+    assert records(data, fast=True) == records(data, fast=False)
+
+
+@FAST_PATH_SETTINGS
+@given(pieces=csv_pieces)
+def test_a_line_over_the_field_limit_is_left_to_the_csv_module(pieces):
+    data = "".join(pieces).encode()
+    previous = csv.field_size_limit(6)
+    try:
+        assert records(data, fast=True) == records(data, fast=False)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def test_the_fast_path_keeps_line_numbers_across_quoted_records():
+    data = b'h1,h2\r\na,b\r\n"multi\r\nline",c\r\n\r\nd,e\r\n"open,f\r\n'
+    assert records(data, fast=True)[:-1] == [
+        (1, ["h1", "h2"]),
+        (2, ["a", "b"]),
+        (3, ["multi\r\nline", "c"]),
+        (5, []),
+        (6, ["d", "e"]),
+    ]
+    assert records(data, fast=True) == records(data, fast=False)
