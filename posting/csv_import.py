@@ -169,6 +169,7 @@ class JobImporter:
         self.video_paths = VideoPathResolver(video_root())
         self.current_pass = 1
         self.woken: set[int] = set()
+        self.passes_present: set[int] = set()
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -381,9 +382,15 @@ class JobImporter:
         return [make(account_ids[row.account], row.values, row.state) for row in rows]
 
     def _ensure_pass_numbers(self, numbers: set[int]) -> None:
+        # Passes are never deleted, so a number found or made for an earlier batch is not
+        # looked up again (most files give one pass number, or none).
+        numbers = numbers - self.passes_present
+        if not numbers:
+            return
         missing = numbers - set(
             Pass.objects.filter(number__in=numbers).values_list("number", flat=True)
         )
+        self.passes_present |= numbers
         Pass.objects.bulk_create(
             [
                 Pass(number=n, started_at=timezone.now(), note="from an imported progress file")
