@@ -241,8 +241,10 @@ class JobImporter:
                     continue
                 earlier[job_id] = item.line
                 first_rows.append(item)
-                self._check_one_per_account(item, "device", account_devices)
-                self._check_one_per_account(item, "platform", account_platforms)
+                if item.device:
+                    self._check_one_per_account(item, "device", account_devices)
+                if item.platform:
+                    self._check_one_per_account(item, "platform", account_platforms)
             if self.progress is not None:
                 self.progress.update(len(first_rows))
             self._check_and_write(first_rows, seen)

@@ -37,7 +37,7 @@ STATUS_ON_IMPORT = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     values: dict[str, object]
@@ -67,10 +67,12 @@ class RowParser:
 
     def text(self, column: str, *, required: bool = False, max_length: int | None = None) -> str:
         value = self.raw.get(column, "")
-        value = value if column == "caption" else value.strip()
-        if required and not value:
-            self.problem(column, "is empty")
-        if max_length and len(value) > max_length:
+        if column != "caption":
+            value = value.strip()
+        if not value:
+            if required:
+                self.problem(column, "is empty")
+        elif max_length and len(value) > max_length:
             self.problem(column, f"is longer than {max_length} characters")
         return value
 
