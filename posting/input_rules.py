@@ -91,7 +91,7 @@ class VideoPathResolver:
     """`resolve_video_path` for many rows: the same answers, with each directory looked up once.
 
     `os.path.realpath` looks up every component of every path, most of them the video root's
-    and a few shared directories' (half of a 100,000-row import went there). Here a directory
+    and a few shared directories' (a third of a 100,000-row import went there). Here a directory
     as written in the file is normalised and resolved once; the file itself is still checked on
     every row, since a link inside the root that points out of it is refused. The memory is
     bounded by `directories`.
