@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from posting.csv_import import ImportRefused, import_jobs
 from posting.models import Account, Job, JobStatus, Pass
-from tests.factories import make_device
+from tests.factories import make_account, make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +223,21 @@ def test_the_command_reports_every_problem_and_fails_without_a_traceback(tmp_pat
 def test_the_command_names_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_jobs", str(tmp_path / "nope.csv"))
+
+
+def test_an_account_bound_elsewhere_or_on_another_platform_is_refused(tmp_path):
+    phone_1 = make_device("phone-1")
+    make_device("phone-2")
+    make_account("@a", device=phone_1)
+    make_account("@b", device=None, platform="instagram")
+    text = (
+        "job_id,account,video_path,caption,device,platform\n"
+        "J1,@a,a.mp4,x,phone-2,\nJ2,@b,b.mp4,x,phone-2,tiktok\nJ3,@a,c.mp4,x,,\n"
+    )
+    assert problems_of(write(tmp_path, text)) == [
+        "line 2, column device: account '@a' is bound to device 'phone-1'; rebinding is an "
+        "operator action in the admin",
+        "line 3, column platform: account '@b' is on 'instagram'; an account does not change "
+        "platform",
+    ]
+    assert not Job.objects.exists()
