@@ -1,6 +1,6 @@
 """The job's life: every change of a job's status, as one named, guarded transition.
 
-    claim              pending                        -> running
+    claim, claim_next  pending                        -> running
     succeed            running                        -> success
     fail_with_retry    running                        -> pending (retry_at set)
     fail_for_good      running                        -> failed
@@ -30,6 +30,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.db.models import Case, F, QuerySet, Value, When
 
+from posting import claim_statement
 from posting.input_rules import InvalidValue, checked_post_url
 from posting.models import InvalidTransition, Job, JobStatus, Pass
 from posting.models.choices import CANCELLABLE_JOB_STATUSES, ErrorCategory, ErrorType
@@ -109,6 +110,27 @@ def claim(job: Job, device, token, now: datetime) -> bool:
         updated_at=now,
     )
     return won == 1
+
+
+def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | None:
+    """pending -> running: the device's next eligible job among `account_ids`, under lease
+    `token`, by one conditional UPDATE (posting.claim_statement); None when no job is eligible
+    or a concurrent claimer won. The job carries the columns the attempt needs (others load
+    on access)."""
+    if claim_statement.supports_returning():
+        row = claim_statement.claim_returning(device.pk, account_ids, token, now, CLAIM.target)
+    else:
+        row = claim_statement.eligible_row(device.pk, account_ids, now)
+        if row is not None:
+            won = claim(Job(pk=row[0]), device, token, now)
+            at = claim_statement.RETURNED.index("attempts")  # as the UPDATE left it
+            row = (*row[:at], row[at] + 1, *row[at + 1 :]) if won else None
+    if row is None:
+        return None
+    job = Job.from_db(connection.alias, claim_statement.RETURNED, row)
+    job.status, job.lease_token, job.device, job.claimed_at = CLAIM.target, token, device, now
+    job.cancel_requested = False
+    return job
 
 
 def end_run(attempt, target: str, now: datetime, **fields) -> None:
