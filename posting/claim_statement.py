@@ -43,6 +43,9 @@ RETURNED = (
 )
 
 
+# The subqueries that do not depend on the candidate row (running jobs' accounts, paused
+# platforms) are written uncorrelated: the database computes each once per claim, not once per
+# pending job of the device (both columns are NOT NULL, so NOT IN means what it says).
 @functools.lru_cache(maxsize=64)
 def _eligible_ids(account_count: int, skip_locked: bool) -> str:
     """The subquery: the id of the device's next eligible job (highest priority, then oldest)."""
@@ -57,12 +60,10 @@ def _eligible_ids(account_count: int, skip_locked: bool) -> str:
           AND (j.retry_at IS NULL OR j.retry_at <= %(now)s)
           AND (j.scheduled_at IS NULL OR j.scheduled_at <= %(now)s)
           AND (a.status = %(active)s OR (a.status = %(rate_limited)s AND a.held_until <= %(now)s))
-          AND NOT EXISTS (
-            SELECT 1 FROM {job} r WHERE r.account_id = j.account_id AND r.status = %(running)s)
+          AND j.account_id NOT IN (SELECT r.account_id FROM {job} r WHERE r.status = %(running)s)
           AND NOT EXISTS (SELECT 1 FROM {fleet} f WHERE f.paused)
-          AND NOT EXISTS (
-            SELECT 1 FROM {switch} p
-            WHERE p.paused AND p.scope = %(platform_scope)s AND p.name = a.platform)
+          AND a.platform NOT IN (
+            SELECT p.name FROM {switch} p WHERE p.paused AND p.scope = %(platform_scope)s)
           AND EXISTS (
             SELECT 1 FROM {device} d
             WHERE d.id = %(device)s AND d.enabled AND NOT d.draining
