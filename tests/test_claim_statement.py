@@ -1,4 +1,7 @@
-"""The claim is one read of the device's accounts and one conditional UPDATE with its attempt."""
+"""The claim: a read of the device's accounts and of the device, then one conditional UPDATE
+with its attempt."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -19,7 +22,7 @@ def _statements(context) -> list[str]:
     return [q["sql"] for q in context.captured_queries if not q["sql"].startswith(control)]
 
 
-def test_a_claim_reads_the_accounts_once_then_updates_the_job_and_opens_its_attempt():
+def test_a_claim_reads_the_accounts_and_the_device_then_updates_the_job_and_opens_its_attempt():
     device = make_device()
     for _ in range(3):
         make_job(account=make_account(device=device))
@@ -27,7 +30,7 @@ def test_a_claim_reads_the_accounts_once_then_updates_the_job_and_opens_its_atte
         attempt = claim_next_job(device, now=timezone.now())
     assert attempt is not None
     kinds = [sql.split()[0] for sql in _statements(context)]
-    assert kinds == ["SELECT", "UPDATE", "INSERT"]
+    assert kinds == ["SELECT", "SELECT", "UPDATE", "INSERT"]
 
 
 def test_the_claimed_job_carries_what_its_attempt_needs():
@@ -75,3 +78,22 @@ def test_a_job_of_another_devices_account_is_never_claimed():
     device, other = make_device(), make_device()
     make_job(account=make_account(device=other))
     assert claim_next_job(device, now=timezone.now()) is None
+
+
+def test_a_device_without_postable_accounts_is_not_read_at_all():
+    device = make_device()
+    make_job(account=make_account(device=device, status="captcha"))
+    with CaptureQueriesContext(connection) as context:
+        assert claim_next_job(device, now=timezone.now()) is None
+    assert len(_statements(context)) == 1
+
+
+def test_a_rate_limited_account_posts_again_once_its_cooldown_ended(clock):
+    device = make_device()
+    account = make_account(
+        device=device, status="rate_limited", held_until=timezone.now() + timedelta(minutes=5)
+    )
+    make_job(account=account)
+    assert claim_next_job(device, now=timezone.now()) is None
+    clock.shift(timedelta(minutes=6))
+    assert claim_next_job(device, now=timezone.now()) is not None
