@@ -56,23 +56,22 @@ class AttemptWatch:
         self.give_up_margin = max(0.05, lease / 6)
         self.lease_ends = time.monotonic() + lease
         self.deadline = time.monotonic() + timeout
-        self.due = time.monotonic() + self._next_wait()
+        self.due = self._next_after(time.monotonic())
 
     def act(self) -> bool:
         """Enforce the deadline or beat once; False when the watch has ended (session torn
-        down). Schedules the next call in `due`."""
+        down). The beat schedules the next call in `due`."""
         if time.monotonic() >= self.deadline:
             self.timed_out = True
             self._tear_down("the job's deadline passed")
             return False
-        if not self._beat():
-            return False
-        self.due = max(self.due, time.monotonic() + self._next_wait())
-        return True
+        return self._beat()
 
-    def _next_wait(self) -> float:
+    def _next_after(self, moment: float) -> float:
+        """When to act next, counting from `moment`: a beat later, or sooner at the deadline
+        or the moment to give up on the lease."""
         due = min(self.deadline, self.lease_ends - self.give_up_margin)
-        return max(0.0, min(self.beat_every, due - time.monotonic()))
+        return moment + max(0.0, min(self.beat_every, due - moment))
 
     def _beat(self) -> bool:
         """Extend the lease once; False when the session had to be torn down."""
@@ -87,13 +86,15 @@ class AttemptWatch:
                 self.lease_lost = True
                 self._tear_down("the lease could not be extended before it ended")
                 return False
-            self.due = time.monotonic() + RETRY_SECONDS
+            # Retry after a pause (the database may be locked or restarting).
+            self.due = self._next_after(time.monotonic() + RETRY_SECONDS)
             return True
         if not extended:
             self.lease_lost = True
             self._tear_down("the lease was taken over")
             return False
         self.lease_ends = started + settings.LEASE_SECONDS
+        self.due = self._next_after(time.monotonic())
         return True
 
     def _extend(self, now: datetime) -> bool:

@@ -80,7 +80,8 @@ def _reads_of(device_pk: int, vendor: str) -> tuple[tuple[str, tuple], tuple[str
     """The claim's two reads (the device's accounts that may be postable, and the device),
     compiled once per device: the runner reads them before every job, and building them
     through the ORM each time cost more CPU than running them. Their parameters never change;
-    the time-dependent part of "postable" (a cooldown's end) is checked in Python."""
+    the time-dependent part of "postable" (a cooldown's end) is checked in Python. `vendor`
+    keys the cache: the SQL is the database backend's."""
     accounts = Account.objects.filter(
         device_id=device_pk, status__in=[AccountStatus.ACTIVE, AccountStatus.RATE_LIMITED]
     ).order_by()
