@@ -82,6 +82,11 @@ class FencedWriteRefused(Exception):
     """The job no longer carries the attempt's lease token; the transaction is rolled back."""
 
 
+class CancelRequested(FencedWriteRefused):
+    """The job was asked to cancel: an end of its run that may not pass over that request
+    was refused; the transaction is rolled back."""
+
+
 class InvalidPostUrl(ValueError):
     """A reviewer's post URL that is not a plain http(s) address within the column."""
 
@@ -133,18 +138,26 @@ def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | No
     return job
 
 
-def end_run(attempt, target: str, now: datetime, **fields) -> None:
+def end_run(
+    attempt, target: str, now: datetime, *, unless_cancel_requested: bool = False, **fields
+) -> None:
     """End the attempt's running job in `target` (see ENDING_A_RUN and FAIL_WITH_RETRY).
 
     Fenced by the attempt's lease token: raises FencedWriteRefused when the job no longer
-    carries it, which rolls back the caller's transaction.
+    carries it, which rolls back the caller's transaction. `unless_cancel_requested`: also
+    refused, with CancelRequested, when an operator asked the job to cancel (the same UPDATE
+    decides; the reason is read only when it refused).
     """
     transition = FAIL_WITH_RETRY if target == P else ENDING_A_RUN[target]
     fields.setdefault("updated_at", now)
-    updated = Job.objects.filter(
+    held = Job.objects.filter(
         pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
-    ).update(status=transition.target, lease_token=None, **fields)
+    )
+    chosen = held.filter(cancel_requested=False) if unless_cancel_requested else held
+    updated = chosen.update(status=transition.target, lease_token=None, **fields)
     if updated != 1:
+        if unless_cancel_requested and held.filter(cancel_requested=True).exists():
+            raise CancelRequested(f"job {attempt.job_id} was asked to cancel")
         raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
     if transition.target in ENDED_IN_PASS:
         _record_ended(
