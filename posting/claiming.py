@@ -1,5 +1,6 @@
 """Which jobs a device may run now, and the claim that hands exactly one of them to a worker."""
 
+import functools
 import os
 import uuid
 from datetime import datetime, timedelta
@@ -54,66 +55,65 @@ def startable_device(device: Device, now: datetime) -> Device | None:
     )
 
 
-def postable_accounts(device: Device, now: datetime) -> list[Account]:
-    """The device's accounts that may post now: not held, their platform not paused, and
-    outside their pacing limits.
+def _paced_accounts(device: Device, now: datetime) -> list[Account]:
+    """The device's accounts that are not held and whose pacing lets them post now, each with
+    the device freshly read. Pauses, the device's availability and running jobs are left to
+    the claim's own statement, which decides them from the rows as they are."""
+    accounts_sql, device_sql = _reads_of(device.pk, connection.vendor)
+    accounts = [
+        a
+        for a in Account.objects.raw(*accounts_sql)
+        if (a.status == AccountStatus.ACTIVE or (a.held_until and a.held_until <= now))
+        and a.next_post_allowed_at(now) <= now
+    ]
+    if accounts:
+        fresh = next(iter(Device.objects.raw(*device_sql)), None)
+        if fresh is None:
+            return []
+        for account in accounts:
+            account.device = fresh
+    return accounts
 
-    An account with a running job is left out by the claim itself (see `_claim`).
-    """
-    accounts = (
-        Account.objects.filter(device=device)
-        .postable(now)
-        .exclude(platform_paused(OuterRef("platform")))
-    )
-    return [a for a in accounts if a.next_post_allowed_at(now) <= now]
+
+@functools.lru_cache(maxsize=256)
+def _reads_of(device_pk: int, vendor: str) -> tuple[tuple[str, tuple], tuple[str, tuple]]:
+    """The claim's two reads (the device's accounts that may be postable, and the device),
+    compiled once per device: the runner reads them before every job, and building them
+    through the ORM each time cost more CPU than running them. Their parameters never change;
+    the time-dependent part of "postable" (a cooldown's end) is checked in Python. `vendor`
+    keys the cache: the SQL is the database backend's."""
+    accounts = Account.objects.filter(
+        device_id=device_pk, status__in=[AccountStatus.ACTIVE, AccountStatus.RATE_LIMITED]
+    ).order_by()
+    device = Device.objects.filter(pk=device_pk).order_by()
+    return accounts.query.sql_with_params(), device.query.sql_with_params()
 
 
 def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
     """Claim the device's next eligible job and open its attempt, or return None.
 
-    The claim is a conditional UPDATE whose row count decides the winner; the attempt insert
-    in the same transaction is refused by the database if the device or the job already has a
-    running attempt, so duplicate device tasks are harmless.
+    The claim is one conditional UPDATE whose row count decides the winner; the attempt
+    insert in the same transaction is refused by the database if the device or the job
+    already has a running attempt, so duplicate device tasks are harmless.
     """
-    device = startable_device(device, now)
-    if device is None:
+    accounts = {a.pk: a for a in _paced_accounts(device, now)}
+    if not accounts:
         return None
-    account_ids = [a.pk for a in postable_accounts(device, now)]
-    if not account_ids:
-        return None
+    device = next(iter(accounts.values())).device
     token = uuid.uuid4()
     try:
         with transaction.atomic():
-            return _claim(device, account_ids, token, now, cluster)
+            # Stamp the claim after taking the device's lock, so it never predates the finish
+            # of the device's previous attempt written by another process meanwhile.
+            device.lock_for_update()
+            now = max(now, timezone.now())
+            job = lifecycle.claim_next(device, list(accounts), token, now)
+            if job is None:
+                return None
+            job.account = accounts[job.account_id]
+            return _new_attempt(job, device, token, now, cluster)
     except IntegrityError:
         return None
-
-
-def _claim(device, account_ids, token, now, cluster) -> Attempt | None:
-    # Stamp the claim after taking the device's lock, so it never predates the finish of the
-    # device's previous attempt written by another process meanwhile.
-    device.lock_for_update()
-    now = max(now, timezone.now())
-    busy = Job.objects.filter(status=JobStatus.RUNNING).values("account_id")
-    # The pauses again, inside the claim's transaction: a pause (or a breaker trip) committed
-    # since the reads above stops this claim too, so no attempt starts after it.
-    candidates = (
-        Job.objects.filter(status=JobStatus.PENDING, account_id__in=account_ids)
-        .exclude(account_id__in=busy)
-        .exclude(fleet_paused())
-        .exclude(host_paused(device.host))
-        .exclude(platform_paused(OuterRef("account__platform")))
-        .due(now)
-        .runnable_order()
-    )
-    # PostgreSQL: concurrent claimers skip each other's candidate row. SQLite: the IMMEDIATE
-    # transaction already holds the write lock, so the select and the update cannot interleave.
-    if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    job = candidates.select_related("account").first()
-    if job is None:
-        return None
-    return _open(job, device, token, now, cluster)
 
 
 def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
@@ -145,6 +145,11 @@ def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attem
     job.status, job.lease_token, job.device, job.claimed_at = JobStatus.RUNNING, token, device, now
     job.attempts += 1
     job.cancel_requested = False
+    return _new_attempt(job, device, token, now, cluster)
+
+
+def _new_attempt(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt:
+    """The running attempt of a job just claimed (its attempt count already incremented)."""
     return Attempt.objects.create(
         job=job,
         device=device,

@@ -1,6 +1,6 @@
 """The job's life: every change of a job's status, as one named, guarded transition.
 
-    claim              pending                        -> running
+    claim, claim_next  pending                        -> running
     succeed            running                        -> success
     fail_with_retry    running                        -> pending (retry_at set)
     fail_for_good      running                        -> failed
@@ -30,6 +30,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.db.models import Case, F, QuerySet, Value, When
 
+from posting import claim_statement
 from posting.input_rules import InvalidValue, checked_post_url
 from posting.models import InvalidTransition, Job, JobStatus, Pass
 from posting.models.choices import CANCELLABLE_JOB_STATUSES, ErrorCategory, ErrorType
@@ -81,6 +82,11 @@ class FencedWriteRefused(Exception):
     """The job no longer carries the attempt's lease token; the transaction is rolled back."""
 
 
+class CancelRequested(FencedWriteRefused):
+    """The job was asked to cancel: an end of its run that may not pass over that request
+    was refused; the transaction is rolled back."""
+
+
 class InvalidPostUrl(ValueError):
     """A reviewer's post URL that is not a plain http(s) address within the column."""
 
@@ -111,18 +117,47 @@ def claim(job: Job, device, token, now: datetime) -> bool:
     return won == 1
 
 
-def end_run(attempt, target: str, now: datetime, **fields) -> None:
+def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | None:
+    """pending -> running: the device's next eligible job among `account_ids`, under lease
+    `token`, by one conditional UPDATE (posting.claim_statement); None when no job is eligible
+    or a concurrent claimer won. The job carries the columns the attempt needs (others load
+    on access)."""
+    if claim_statement.supports_returning():
+        row = claim_statement.claim_returning(device.pk, account_ids, token, now, CLAIM.target)
+    else:
+        row = claim_statement.eligible_row(device.pk, account_ids, now)
+        if row is not None:
+            won = claim(Job(pk=row[0]), device, token, now)
+            at = claim_statement.RETURNED.index("attempts")  # as the UPDATE left it
+            row = (*row[:at], row[at] + 1, *row[at + 1 :]) if won else None
+    if row is None:
+        return None
+    job = Job.from_db(connection.alias, claim_statement.RETURNED, row)
+    job.status, job.lease_token, job.device, job.claimed_at = CLAIM.target, token, device, now
+    job.cancel_requested = False
+    return job
+
+
+def end_run(
+    attempt, target: str, now: datetime, *, unless_cancel_requested: bool = False, **fields
+) -> None:
     """End the attempt's running job in `target` (see ENDING_A_RUN and FAIL_WITH_RETRY).
 
     Fenced by the attempt's lease token: raises FencedWriteRefused when the job no longer
-    carries it, which rolls back the caller's transaction.
+    carries it, which rolls back the caller's transaction. `unless_cancel_requested`: also
+    refused, with CancelRequested, when an operator asked the job to cancel (the same UPDATE
+    decides; the reason is read only when it refused).
     """
     transition = FAIL_WITH_RETRY if target == P else ENDING_A_RUN[target]
     fields.setdefault("updated_at", now)
-    updated = Job.objects.filter(
+    held = Job.objects.filter(
         pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
-    ).update(status=transition.target, lease_token=None, **fields)
+    )
+    chosen = held.filter(cancel_requested=False) if unless_cancel_requested else held
+    updated = chosen.update(status=transition.target, lease_token=None, **fields)
     if updated != 1:
+        if unless_cancel_requested and held.filter(cancel_requested=True).exists():
+            raise CancelRequested(f"job {attempt.job_id} was asked to cancel")
         raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
     if transition.target in ENDED_IN_PASS:
         _record_ended(

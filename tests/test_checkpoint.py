@@ -96,3 +96,21 @@ def test_a_cancel_before_the_checkpoint_stops_the_job_before_the_tap():
     report = run_attempt(refreshed(job), device, attempt)
     assert settle_report(attempt, report, timezone.now()) == JobStatus.CANCELLED
     assert not PublishRecord.objects.exists()
+
+
+def test_a_success_refused_for_a_late_cancel_leaves_nothing_of_the_success_behind():
+    from posting.models import Job, Outcome, PassEntry
+
+    device = make_device()
+    account = make_account(device=device)
+    job = make_job("J1", account=account)
+    attempt = claim(job, device)
+    attempt.mark_checkpoint(timezone.now())
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    settle_report(attempt, Outcome(True, checkpoint_passed=True), timezone.now())
+    attempt.refresh_from_db()
+    account.refresh_from_db()
+    assert attempt.outcome == "failed"
+    assert attempt.error_type == "unverified_publish"
+    assert account.last_posted_at is None
+    assert PassEntry.objects.get(job=job, current=True).outcome == JobStatus.NEEDS_REVIEW
