@@ -13,6 +13,7 @@ from posting.models.cluster import ClusterHeartbeat
 from posting.models.control import FleetControl, PauseSwitch
 from posting.models.device_queue import DeviceQueue, without_live_runner
 from posting.models.job import InvalidTransition, Job, Pass
+from posting.models.pass_failures import PassFailure
 from posting.models.pass_history import EntryReason, PassEntry
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Outcome",
     "Pass",
     "PassEntry",
+    "PassFailure",
     "PauseScope",
     "PauseSwitch",
     "Platform",

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
+from posting.models.pass_failures import FAILED_OUTCOMES, PassFailure
 
 # The files an attempt may keep as evidence: each is a FileField of Attempt.
 EVIDENCE_KINDS = ("screenshot", "page_source", "logcat")
@@ -147,7 +148,11 @@ class Attempt(models.Model):
 
     def finish(self, *, ended: str, now: datetime, outcome: Outcome) -> bool:
         """End the attempt (as `ended`: success, failed or lost) with the outcome as it is, if
-        this token still owns the attempt. The row count decides."""
+        this token still owns the attempt. The row count decides.
+
+        A failed or lost attempt is counted in its pass's failure counters in the same
+        transaction (the caller's, or one of its own), so the two never disagree.
+        """
         if ended == AttemptOutcome.RUNNING:
             raise ValueError("an attempt cannot finish as running")
         fields = {
@@ -162,10 +167,13 @@ class Attempt(models.Model):
         }
         if outcome.log is not None:
             fields["log"] = outcome.log
-        if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
-            return False
-        for name, value in fields.items():
-            setattr(self, name, value)
+        with transaction.atomic(savepoint=False):
+            if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
+                return False
+            for name, value in fields.items():
+                setattr(self, name, value)
+            if ended in FAILED_OUTCOMES:
+                PassFailure.objects.count_failure(self)
         return True
 
 
