@@ -23,7 +23,12 @@ from posting.admin.display import (
     status_badge,
     when,
 )
-from posting.admin.filters import AccountStatusFilter, PausedFilter, WaitingFilter
+from posting.admin.filters import (
+    AccountStatusFilter,
+    PassNumberFilter,
+    PausedFilter,
+    WaitingFilter,
+)
 from posting.admin.forms import JobForm
 from posting.admin.job_import import IMPORT_PERMISSION, import_view
 from posting.admin.next_steps import job_actions, render_next_steps
@@ -110,7 +115,7 @@ class JobAdmin(GuardedActionsAdmin):
     list_display = ["job_id", "account", "status_and_why", "last_error", "runs_on", "updated"]
     list_filter = [
         "status",
-        "pass_number",
+        ("pass_number", PassNumberFilter),
         "error_category",
         "error_type",
         AccountStatusFilter,
