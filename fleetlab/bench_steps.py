@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from fleetlab import legacy_tracker
-from posting.models import Account, Attempt, Job, JobStatus, Pass, PassFailure
+from posting.models import Account, Attempt, HourlyOutcome, Job, JobStatus, Pass, PassFailure
 
 BATCH = 20_000
 
@@ -259,7 +259,7 @@ def requeue(size: str) -> dict:
 
 def _attempts(jobs: list[int], per_job: int, device: Device) -> None:
     """Failed attempts of pass 1, bulk inserted, then counted in the pass's failure counters
-    as `Attempt.finish` would have counted them one by one."""
+    and the hourly outcomes as `Attempt.finish` would have counted them one by one."""
     now = timezone.now()
     rows = []
     for index, job_pk in enumerate(jobs):
@@ -285,6 +285,7 @@ def _attempts(jobs: list[int], per_job: int, device: Device) -> None:
                 rows = []
     Attempt.objects.bulk_create(rows)
     PassFailure.objects.recount([1])
+    HourlyOutcome.objects.recount()
 
 
 def _settle_bulk_writes() -> None:

@@ -20,11 +20,13 @@ from posting.models import (
     ClusterHeartbeat,
     ErrorCategory,
     FleetControl,
+    HourlyOutcome,
     Job,
     JobStatus,
     Pass,
     PassFailure,
 )
+from posting.models.hourly_outcomes import hour_of
 from posting.pass_report import pass_reports
 from posting.progress import active_pauses
 
@@ -226,29 +228,19 @@ def recent_failures(limit: int = 8) -> list[dict]:
 def throughput(now: datetime) -> list[dict]:
     """Finished attempts per hour over the last hours, by outcome.
 
-    One range count per hour on the (finished_at, outcome) index: truncating each row's time
-    in SQL runs a function per attempt, seconds at a million attempts on SQLite. The failures
-    are the total less the successes: one filtered count per row instead of two (a third less
-    per hour at 100,000 attempts an hour).
+    Read from the hourly counts `Attempt.finish` keeps (a few rows per hour), in one query:
+    counting the attempts themselves read every one of the last twelve hours on each refresh,
+    most of the dashboard's time at a million attempts.
     """
-    since = (now - timedelta(hours=THROUGHPUT_HOURS - 1)).replace(minute=0, second=0, microsecond=0)
-    points = []
-    for offset in range(THROUGHPUT_HOURS):
-        hour = since + timedelta(hours=offset)
-        counts = Attempt.objects.filter(
-            finished_at__gte=hour, finished_at__lt=hour + timedelta(hours=1)
-        ).aggregate(
-            total=Count("id"),
-            success=Count("id", filter=Q(outcome=AttemptOutcome.SUCCESS)),
-        )
-        points.append(
-            {
-                "hour": hour.isoformat(),
-                "success": counts["success"],
-                "failed": counts["total"] - counts["success"],
-            }
-        )
-    return points
+    since = hour_of(now - timedelta(hours=THROUGHPUT_HOURS - 1))
+    hours = [since + timedelta(hours=offset) for offset in range(THROUGHPUT_HOURS)]
+    counts = {hour: {"success": 0, "failed": 0} for hour in hours}
+    rows = HourlyOutcome.objects.filter(hour__gte=since, hour__lte=hours[-1]).values_list(
+        "hour", "outcome", "attempts"
+    )
+    for hour, outcome, attempts in rows:
+        counts[hour]["success" if outcome == AttemptOutcome.SUCCESS else "failed"] += attempts
+    return [{"hour": hour.isoformat(), **counts[hour]} for hour in hours]
 
 
 def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:

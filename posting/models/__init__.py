@@ -12,6 +12,7 @@ from posting.models.choices import (
 from posting.models.cluster import ClusterHeartbeat
 from posting.models.control import FleetControl, PauseSwitch
 from posting.models.device_queue import DeviceQueue, without_live_runner
+from posting.models.hourly_outcomes import HourlyOutcome
 from posting.models.job import InvalidTransition, Job, Pass
 from posting.models.pass_failures import PassFailure
 from posting.models.pass_history import EntryReason, PassEntry
@@ -28,6 +29,7 @@ __all__ = [
     "ErrorCategory",
     "ErrorType",
     "FleetControl",
+    "HourlyOutcome",
     "InvalidTransition",
     "Job",
     "JobStatus",

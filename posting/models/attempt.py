@@ -11,6 +11,7 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
+from posting.models.hourly_outcomes import HourlyOutcome
 from posting.models.pass_failures import FAILED_OUTCOMES, PassFailure
 
 # The files an attempt may keep as evidence: each is a FileField of Attempt.
@@ -150,8 +151,9 @@ class Attempt(models.Model):
         """End the attempt (as `ended`: success, failed or lost) with the outcome as it is, if
         this token still owns the attempt. The row count decides.
 
-        A failed or lost attempt is counted in its pass's failure counters in the same
-        transaction (the caller's, or one of its own), so the two never disagree.
+        The attempt is counted in its hour's throughput, and a failed or lost one in its
+        pass's failure counters, in the same transaction (the caller's, or one of its own), so
+        the counters never disagree with the attempts.
         """
         if ended == AttemptOutcome.RUNNING:
             raise ValueError("an attempt cannot finish as running")
@@ -172,6 +174,7 @@ class Attempt(models.Model):
                 return False
             for name, value in fields.items():
                 setattr(self, name, value)
+            HourlyOutcome.objects.count_finished(ended, now)
             if ended in FAILED_OUTCOMES:
                 PassFailure.objects.count_failure(self)
         return True
