@@ -266,7 +266,9 @@ class JobAdmin(GuardedActionsAdmin):
 
     def save_model(self, request, obj: Job, form, change: bool) -> None:
         if not change:
-            obj.pass_number = Pass.latest_number() or 1
+            if not Pass.objects.exists():  # the first job opens pass 1, as an import's does
+                Pass.objects.create(number=1, started_at=timezone.now(), note="first job added")
+            obj.pass_number = Pass.latest_number()
             super().save_model(request, obj, form, change)
             lifecycle.open_pass_entries(
                 Job.objects.filter(pk=obj.pk), EntryReason.ADDED, timezone.now()
