@@ -98,7 +98,7 @@ class Attempt(models.Model):
             models.Index(fields=["error_category", "error_type"], name="posting_attempt_cat_type"),
             models.Index(fields=["device", "-id"], name="posting_attempt_device"),
             models.Index(fields=["pass_number"], name="posting_attempt_pass"),
-            # the dashboard's throughput: hourly counts by outcome, index-only
+            # retention: finished attempts older than the cutoff; the estimate: recent ones
             models.Index(fields=["finished_at", "outcome"], name="posting_attempt_finished"),
         ]
 
