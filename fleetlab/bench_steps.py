@@ -24,7 +24,16 @@ from django.utils import timezone
 from devices.models import Device
 from fleetlab import legacy_tracker
 from posting.lifecycle import open_pass_entries
-from posting.models import Account, Attempt, EntryReason, Job, JobStatus, Pass
+from posting.models import (
+    Account,
+    Attempt,
+    EntryReason,
+    HourlyOutcome,
+    Job,
+    JobStatus,
+    Pass,
+    PassFailure,
+)
 
 BATCH = 20_000
 
@@ -266,6 +275,8 @@ def requeue(size: str) -> dict:
 
 
 def _attempts(jobs: list[int], per_job: int, device: Device) -> None:
+    """Failed attempts of pass 1, bulk inserted, then counted in the pass's failure counters
+    and the hourly outcomes as `Attempt.finish` would have counted them one by one."""
     now = timezone.now()
     rows = []
     for index, job_pk in enumerate(jobs):
@@ -290,6 +301,8 @@ def _attempts(jobs: list[int], per_job: int, device: Device) -> None:
                 Attempt.objects.bulk_create(rows)
                 rows = []
     Attempt.objects.bulk_create(rows)
+    PassFailure.objects.recount([1])
+    HourlyOutcome.objects.recount()
 
 
 def _settle_bulk_writes() -> None:

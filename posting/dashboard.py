@@ -20,10 +20,13 @@ from posting.models import (
     ClusterHeartbeat,
     ErrorCategory,
     FleetControl,
+    HourlyOutcome,
     Job,
     JobStatus,
     Pass,
+    PassFailure,
 )
+from posting.models.hourly_outcomes import hour_of
 from posting.pass_report import pass_reports
 from posting.progress import active_pauses
 
@@ -134,20 +137,21 @@ def pass_progress() -> list[dict]:
 
 def failure_breakdown(pass_number: int) -> list[dict]:
     """Failed attempts of the pass by category and type, those of jobs waiting for their
-    retry included: an operator sees a failing type before its jobs run out of attempts."""
+    retry included: an operator sees a failing type before its jobs run out of attempts.
+
+    Read from the counters `Attempt.finish` keeps as attempts fail (one small row per type),
+    not counted from the attempts: that took most of a second at a million attempts.
+    """
     rows = (
-        Attempt.objects.filter(
-            pass_number=pass_number, outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST]
-        )
-        .values("error_category", "error_type")
-        .annotate(n=Count("id"), jobs=Count("job", distinct=True))
-        .order_by("-n")
+        PassFailure.objects.filter(pass_number=pass_number)
+        .values("error_category", "error_type", "attempts", "jobs")
+        .order_by("-attempts", "error_category", "error_type")
     )
     return [
         {
             "category": r["error_category"] or "unknown",
             "type": r["error_type"] or "(unrecognised)",
-            "count": r["n"],
+            "count": r["attempts"],
             "jobs": r["jobs"],
             "link": _jobs_link(
                 pass_number=pass_number,
@@ -224,29 +228,19 @@ def recent_failures(limit: int = 8) -> list[dict]:
 def throughput(now: datetime) -> list[dict]:
     """Finished attempts per hour over the last hours, by outcome.
 
-    One range count per hour on the (finished_at, outcome) index: truncating each row's time
-    in SQL runs a function per attempt, seconds at a million attempts on SQLite. The failures
-    are the total less the successes: one filtered count per row instead of two (a third less
-    per hour at 100,000 attempts an hour).
+    Read from the hourly counts `Attempt.finish` keeps (a few rows per hour), in one query:
+    counting the attempts themselves read every one of the last twelve hours on each refresh,
+    most of the dashboard's time at a million attempts.
     """
-    since = (now - timedelta(hours=THROUGHPUT_HOURS - 1)).replace(minute=0, second=0, microsecond=0)
-    points = []
-    for offset in range(THROUGHPUT_HOURS):
-        hour = since + timedelta(hours=offset)
-        counts = Attempt.objects.filter(
-            finished_at__gte=hour, finished_at__lt=hour + timedelta(hours=1)
-        ).aggregate(
-            total=Count("id"),
-            success=Count("id", filter=Q(outcome=AttemptOutcome.SUCCESS)),
-        )
-        points.append(
-            {
-                "hour": hour.isoformat(),
-                "success": counts["success"],
-                "failed": counts["total"] - counts["success"],
-            }
-        )
-    return points
+    since = hour_of(now - timedelta(hours=THROUGHPUT_HOURS - 1))
+    hours = [since + timedelta(hours=offset) for offset in range(THROUGHPUT_HOURS)]
+    counts = {hour: {"success": 0, "failed": 0} for hour in hours}
+    rows = HourlyOutcome.objects.filter(hour__gte=since, hour__lte=hours[-1]).values_list(
+        "hour", "outcome", "attempts"
+    )
+    for hour, outcome, attempts in rows:
+        counts[hour]["success" if outcome == AttemptOutcome.SUCCESS else "failed"] += attempts
+    return [{"hour": hour.isoformat(), **counts[hour]} for hour in hours]
 
 
 def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:

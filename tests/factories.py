@@ -8,7 +8,16 @@ from django.utils import timezone
 from devices.models import Device
 from posting.claiming import open_attempt
 from posting.lifecycle import open_pass_entries
-from posting.models import Account, Attempt, EntryReason, Job, JobStatus, Pass
+from posting.models import (
+    Account,
+    Attempt,
+    EntryReason,
+    HourlyOutcome,
+    Job,
+    JobStatus,
+    Pass,
+    PassFailure,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 _serial = count(1)
@@ -53,8 +62,9 @@ def make_failed_job(
 
 
 def add_failed_attempts(job: Job) -> list[Attempt]:
-    """The finished attempts a failed job has behind it, as the runner records them."""
-    return [
+    """The finished attempts a failed job has behind it, as the runner records them (each
+    counted in its pass's failure counters and its hour, as `Attempt.finish` does)."""
+    attempts = [
         Attempt.objects.create(
             job=job,
             device=job.account.device,
@@ -70,6 +80,10 @@ def add_failed_attempts(job: Job) -> list[Attempt]:
         )
         for number in range(1, max(job.attempts, 1) + 1)
     ]
+    for attempt in attempts:
+        PassFailure.objects.count_failure(attempt)
+        HourlyOutcome.objects.count_finished(attempt.outcome, attempt.finished_at)
+    return attempts
 
 
 def make_review_job(job_id: str, account: Account, **fields) -> Job:

@@ -83,3 +83,27 @@ def test_the_changelist_count_stops_at_the_cap(monkeypatch):
     assert capped.count == 4  # the cap plus one: "more than 3"
     assert capped.num_pages == 2
     assert paginator.CappedCountPaginator(Job.objects.order_by("id")[:2], 2).count == 2
+
+
+def test_the_first_job_added_in_the_admin_opens_pass_1_and_the_pass_filter_lists_it(admin_client):
+    from posting.models import Job, Pass
+
+    account = make_account("@first", device=make_device("phone-first"))
+    added = admin_client.post(
+        reverse("admin:posting_job_add"),
+        {
+            "job_id": "FIRST-1",
+            "account": account.pk,
+            "caption": "hello",
+            "video_path": "/videos/a.mp4",
+            "priority": 0,
+            "max_attempts": 3,
+            "attempt_set-TOTAL_FORMS": 0,
+            "attempt_set-INITIAL_FORMS": 0,
+        },
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    assert Job.objects.get(job_id="FIRST-1").pass_number == 1
+    assert list(Pass.objects.values_list("number", flat=True)) == [1]
+    page = admin_client.get(reverse("admin:posting_job_changelist")).content.decode()
+    assert "?pass_number=1" in page

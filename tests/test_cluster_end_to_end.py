@@ -115,6 +115,23 @@ def test_a_real_cluster_runs_every_job_to_its_expected_end(fleet):
     assert {d: overlaps(spans) for d, spans in by_device.items()} == dict.fromkeys(by_device, 0)
     assert sum(overlaps(spans) for spans in by_job.values()) == 0
 
+    # The dashboard's counters, kept by six workers at once, agree with the attempts.
+    recounted = fleet.query(
+        "SELECT pass_number, error_category, error_type, COUNT(*) AS n, "
+        "COUNT(DISTINCT job_id) AS jobs FROM posting_attempt WHERE outcome IN ('failed', 'lost') "
+        "GROUP BY pass_number, error_category, error_type"
+    )
+    counters = fleet.query(
+        "SELECT pass_number, error_category, error_type, attempts AS n, jobs "
+        "FROM posting_passfailure"
+    )
+    assert _keyed(counters) == _keyed(recounted)
+    hourly = fleet.query(
+        "SELECT outcome, SUM(attempts) AS n FROM posting_hourlyoutcome GROUP BY outcome"
+    )
+    finished = fleet.query("SELECT outcome, COUNT(*) AS n FROM posting_attempt GROUP BY outcome")
+    assert {r["outcome"]: int(r["n"]) for r in hourly} == {r["outcome"]: r["n"] for r in finished}
+
     held = fleet.query(
         "SELECT handle, status, held_at FROM posting_account WHERE held_at IS NOT NULL"
     )
@@ -143,3 +160,10 @@ def test_a_real_cluster_runs_every_job_to_its_expected_end(fleet):
     logs = fleet.logs()
     assert "Job J-dropped failed: ConnectionError: Connection to the device reset by peer " in logs
     assert "(category: infrastructure, type: connection_dropped)" in logs
+
+
+def _keyed(rows) -> dict[tuple, tuple[int, int]]:
+    return {
+        (r["pass_number"], r["error_category"], r["error_type"]): (int(r["n"]), int(r["jobs"]))
+        for r in rows
+    }

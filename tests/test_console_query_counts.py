@@ -18,9 +18,11 @@ from posting.models import (
     ClusterHeartbeat,
     EntryReason,
     FleetControl,
+    HourlyOutcome,
     Job,
     JobStatus,
     Pass,
+    PassFailure,
     PauseScope,
     Platform,
 )
@@ -118,6 +120,9 @@ def populate(n: int) -> None:
         )
         for job in jobs
     )
+    # Bulk inserted past `Attempt.finish`: counted as it would have counted them.
+    PassFailure.objects.recount([1])
+    HourlyOutcome.objects.recount()
     PublishRecord.objects.bulk_create(
         PublishRecord(device_name=d.name, job_id=f"Q-{s}", account_handle="@a")
         for s, d in zip(serials, devices, strict=True)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from posting.admin.display import logcat_link, page_source_link, screenshot_thumbnail, when
+from posting.admin.filters import PassNumberFilter
 from posting.admin.paginator import CappedCountPaginator
 from posting.models import Attempt
 
@@ -12,7 +13,13 @@ from posting.models import Attempt
 class AttemptAdmin(admin.ModelAdmin):
     # Readable at 1366 x 768: which job and attempt, where, how it ended, when.
     list_display = ["title", "device", "outcome", "kind", "short_error", "started", "finished"]
-    list_filter = ["outcome", "error_category", "error_type", "pass_number", "device"]
+    list_filter = [
+        "outcome",
+        "error_category",
+        "error_type",
+        ("pass_number", PassNumberFilter),
+        "device",
+    ]
     # A partial job id (the attempts of the matching jobs, by the (job, -id) index).
     search_fields = ["job__job_id__icontains"]
     search_help_text = "A job id or part of one."

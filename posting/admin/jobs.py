@@ -23,7 +23,12 @@ from posting.admin.display import (
     status_badge,
     when,
 )
-from posting.admin.filters import AccountStatusFilter, PausedFilter, WaitingFilter
+from posting.admin.filters import (
+    AccountStatusFilter,
+    PassNumberFilter,
+    PausedFilter,
+    WaitingFilter,
+)
 from posting.admin.forms import JobForm
 from posting.admin.job_import import IMPORT_PERMISSION, import_view
 from posting.admin.next_steps import job_actions, render_next_steps
@@ -110,7 +115,7 @@ class JobAdmin(GuardedActionsAdmin):
     list_display = ["job_id", "account", "status_and_why", "last_error", "runs_on", "updated"]
     list_filter = [
         "status",
-        "pass_number",
+        ("pass_number", PassNumberFilter),
         "error_category",
         "error_type",
         AccountStatusFilter,
@@ -261,7 +266,9 @@ class JobAdmin(GuardedActionsAdmin):
 
     def save_model(self, request, obj: Job, form, change: bool) -> None:
         if not change:
-            obj.pass_number = Pass.latest_number() or 1
+            if not Pass.objects.exists():  # the first job opens pass 1, as an import's does
+                Pass.objects.create(number=1, started_at=timezone.now(), note="first job added")
+            obj.pass_number = Pass.latest_number()
             super().save_model(request, obj, form, change)
             lifecycle.open_pass_entries(
                 Job.objects.filter(pk=obj.pk), EntryReason.ADDED, timezone.now()

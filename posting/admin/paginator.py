@@ -17,4 +17,9 @@ class CappedCountPaginator(Paginator):
     def count(self) -> int:
         if isinstance(self.object_list, list):
             return len(self.object_list)
-        return self.object_list[: COUNT_CAP + 1].count()
+        if self.object_list.query.is_sliced:  # already bounded, and cannot be reordered
+            return self.object_list.count()
+        # Any COUNT_CAP + 1 matching rows will do: without the list's ordering SQLite does not
+        # sort every matching row first, and without its annotations (per-row subqueries)
+        # only the filters are evaluated.
+        return self.object_list.order_by().values("pk")[: COUNT_CAP + 1].count()

@@ -12,7 +12,9 @@ from posting.models.choices import (
 from posting.models.cluster import ClusterHeartbeat
 from posting.models.control import FleetControl, PauseSwitch
 from posting.models.device_queue import DeviceQueue, without_live_runner
+from posting.models.hourly_outcomes import HourlyOutcome
 from posting.models.job import InvalidTransition, Job, Pass
+from posting.models.pass_failures import PassFailure
 from posting.models.pass_history import EntryReason, PassEntry
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ErrorCategory",
     "ErrorType",
     "FleetControl",
+    "HourlyOutcome",
     "InvalidTransition",
     "Job",
     "JobStatus",
@@ -34,6 +37,7 @@ __all__ = [
     "Outcome",
     "Pass",
     "PassEntry",
+    "PassFailure",
     "PauseScope",
     "PauseSwitch",
     "Platform",

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
+from posting.models.hourly_outcomes import HourlyOutcome
+from posting.models.pass_failures import FAILED_OUTCOMES, PassFailure
 
 # The files an attempt may keep as evidence: each is a FileField of Attempt.
 EVIDENCE_KINDS = ("screenshot", "page_source", "logcat")
@@ -96,7 +98,7 @@ class Attempt(models.Model):
             models.Index(fields=["error_category", "error_type"], name="posting_attempt_cat_type"),
             models.Index(fields=["device", "-id"], name="posting_attempt_device"),
             models.Index(fields=["pass_number"], name="posting_attempt_pass"),
-            # the dashboard's throughput: hourly counts by outcome, index-only
+            # retention: finished attempts older than the cutoff; the estimate: recent ones
             models.Index(fields=["finished_at", "outcome"], name="posting_attempt_finished"),
         ]
 
@@ -141,7 +143,12 @@ class Attempt(models.Model):
 
     def finish(self, *, ended: str, now: datetime, outcome: Outcome) -> bool:
         """End the attempt (as `ended`: success, failed or lost) with the outcome as it is, if
-        this token still owns the attempt. The row count decides."""
+        this token still owns the attempt. The row count decides.
+
+        The attempt is counted in its hour's throughput, and a failed or lost one in its
+        pass's failure counters, in the same transaction (the caller's, or one of its own), so
+        the counters never disagree with the attempts.
+        """
         if ended == AttemptOutcome.RUNNING:
             raise ValueError("an attempt cannot finish as running")
         fields = {
@@ -156,10 +163,14 @@ class Attempt(models.Model):
         }
         if outcome.log is not None:
             fields["log"] = outcome.log
-        if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
-            return False
-        for name, value in fields.items():
-            setattr(self, name, value)
+        with transaction.atomic(savepoint=False):
+            if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
+                return False
+            for name, value in fields.items():
+                setattr(self, name, value)
+            HourlyOutcome.objects.count_finished(ended, now)
+            if ended in FAILED_OUTCOMES:
+                PassFailure.objects.count_failure(self)
         return True
 
 

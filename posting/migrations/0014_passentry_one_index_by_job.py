@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('posting', '0010_operators_may_import_jobs'),
+        ('posting', '0013_hourly_outcomes'),
     ]
 
     operations = [
