@@ -31,7 +31,8 @@ def test_a_successful_job_takes_ten_statements_besides_the_simulators_ledger():
         if not q["sql"].startswith(CONTROL) and "devices_publishrecord" not in q["sql"]
     ]
     # accounts, device, claim, attempt; checkpoint; attempt, the hour's outcome count, job
-    # (unless asked to cancel), pass entry, account's pacing. (PostgreSQL adds the device's row lock before the claim
-    # and before the outcome; SQLite's IMMEDIATE transaction is that lock.)
+    # (unless asked to cancel), pass entry, account's pacing. (PostgreSQL adds the device's
+    # row lock before the claim and before the outcome; SQLite's IMMEDIATE transaction is
+    # that lock.)
     assert len(statements) <= 10, "\n".join(s[:120] for s in statements)
     assert Job.objects.filter(status=JobStatus.SUCCESS).count() == 2

@@ -39,8 +39,15 @@ class AttemptQuerySet(models.QuerySet):
 
 
 class Attempt(models.Model):
-    job = models.ForeignKey("posting.Job", on_delete=models.CASCADE, related_name="attempt_set")
-    device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="+")
+    # Indexed by posting_attempt_job and posting_attempt_device below (the key, then the newest
+    # first), whose prefixes serve every lookup by the key: a plain index would be a duplicate
+    # written on every attempt.
+    job = models.ForeignKey(
+        "posting.Job", on_delete=models.CASCADE, related_name="attempt_set", db_index=False
+    )
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     pass_number = models.PositiveIntegerField()
     number = models.PositiveIntegerField(help_text="Attempt number within the pass.")
     started_at = models.DateTimeField()

@@ -145,9 +145,8 @@ class Job(models.Model):
                 condition=Q(status="pending"),
                 name="posting_job_pending_claim",
             ),
-            # admin filters and progress counts: status, pass, category/type
-            models.Index(fields=["status", "pass_number"], name="posting_job_status_pass"),
-            # the dashboard's per-pass progress and failure breakdown, index-only
+            # the dashboard's per-pass progress and failure breakdown, index-only; admin filters
+            # by pass and status. (Filters by status alone use posting_job_status_category.)
             models.Index(
                 fields=["pass_number", "status", "error_category", "error_type"],
                 name="posting_job_pass_status",
@@ -161,8 +160,8 @@ class Job(models.Model):
             models.Index(
                 fields=["status", "error_category", "id"], name="posting_job_status_category"
             ),
-            # admin filter: device; the sweep: when does waiting work become due
-            models.Index(fields=["device"], name="posting_job_device"),
+            # the sweep: when does waiting work become due (the device filter uses the foreign
+            # key's own index)
             models.Index(
                 fields=["retry_at"],
                 condition=Q(status="pending"),
