@@ -1,24 +1,22 @@
 """Passes (with their counts), cluster heartbeats and the fleet switch."""
 
 from django.contrib import admin
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.contrib.admin.views.main import ChangeList
 from django.utils.html import format_html
 
 from posting.admin.display import when
 from posting.models import ClusterHeartbeat, JobStatus, Pass, PassEntry
 
 
-def _entries_of_pass(**conditions) -> Coalesce:
-    """How many of the pass's recorded entries match, as one subquery (no per-row query)."""
-    entries = (
-        PassEntry.objects.filter(pass_number=OuterRef("number"), **conditions)
-        .order_by()
-        .values("pass_number")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return Coalesce(Subquery(entries, output_field=IntegerField()), 0)
+class PassChangeList(ChangeList):
+    """Attaches each listed pass's recorded figures, read in one grouped query over the entries'
+    covering index (one scan for the page, instead of a count subquery per column)."""
+
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        figures = PassEntry.objects.figures([p.number for p in self.result_list])
+        for listed in self.result_list:
+            listed.figures = figures[listed.number]
 
 
 def describe_filter(description: dict) -> str:
@@ -62,20 +60,8 @@ class PassAdmin(admin.ModelAdmin):
     readonly_fields = ["number", "started_at", "started_by", "filter", "job_count", "finished_at"]
     show_full_result_count = False
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_entered=_entries_of_pass(),
-                n_success=_entries_of_pass(outcome=JobStatus.SUCCESS),
-                n_failed=_entries_of_pass(outcome=JobStatus.FAILED),
-                n_review=_entries_of_pass(outcome=JobStatus.NEEDS_REVIEW),
-                n_cancelled=_entries_of_pass(outcome=JobStatus.CANCELLED),
-                n_in_pass=_entries_of_pass(outcome=""),
-                n_moved_on=_entries_of_pass(moved_on=True),
-            )
-        )
+    def get_changelist(self, request, **kwargs):
+        return PassChangeList
 
     @admin.display(description="started", ordering="started_at")
     def started(self, obj: Pass) -> str:
@@ -92,31 +78,31 @@ class PassAdmin(admin.ModelAdmin):
 
     @admin.display(description="entered")
     def entered(self, obj: Pass) -> int:
-        return obj.n_entered
+        return obj.figures["entered"]
 
     @admin.display(description="success")
     def succeeded(self, obj: Pass) -> int:
-        return obj.n_success
+        return obj.figures["outcomes"].get(JobStatus.SUCCESS, 0)
 
     @admin.display(description="failed")
     def failed(self, obj: Pass) -> int:
-        return obj.n_failed
+        return obj.figures["outcomes"].get(JobStatus.FAILED, 0)
 
     @admin.display(description="review")
     def needs_review(self, obj: Pass) -> int:
-        return obj.n_review
+        return obj.figures["outcomes"].get(JobStatus.NEEDS_REVIEW, 0)
 
     @admin.display(description="cancelled")
     def cancelled(self, obj: Pass) -> int:
-        return obj.n_cancelled
+        return obj.figures["outcomes"].get(JobStatus.CANCELLED, 0)
 
     @admin.display(description="in pass")
     def still_in_pass(self, obj: Pass) -> int:
-        return obj.n_in_pass
+        return obj.figures["in_pass"]
 
     @admin.display(description="moved on")
     def moved_on(self, obj: Pass) -> int:
-        return obj.n_moved_on
+        return obj.figures["moved_on"]
 
     def has_add_permission(self, request) -> bool:
         return False

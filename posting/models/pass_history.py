@@ -102,9 +102,16 @@ class PassEntry(models.Model):
             ),
         ]
         indexes = [
-            # a pass's figures (Passes page, dashboard, progress), index-only
+            # a pass's figures (Passes page, dashboard, progress), every count index-only
             models.Index(
-                fields=["pass_number", "entered_by", "outcome", "error_category", "error_type"],
+                fields=[
+                    "pass_number",
+                    "entered_by",
+                    "outcome",
+                    "error_category",
+                    "error_type",
+                    "moved_on",
+                ],
                 name="posting_passentry_figures",
             ),
         ]
