@@ -1,5 +1,7 @@
 """Run the cluster and the web server together; Ctrl-C stops both."""
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +20,9 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, **options):
         manage = [sys.executable, sys.argv[0]]
         children = [
-            subprocess.Popen([*manage, "qcluster"]),
-            subprocess.Popen([*manage, "runserver", addr, "--noreload"]),
+            # Each in its own process group, so a forced stop can reach qcluster's workers.
+            subprocess.Popen([*manage, "qcluster"], process_group=0),
+            subprocess.Popen([*manage, "runserver", addr, "--noreload"], process_group=0),
         ]
         stopping = []
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -36,13 +39,29 @@ class Command(BaseCommand):
         return
 
     def stop(self, children: list[subprocess.Popen]) -> None:
-        self.stdout.write("stopping the web server and the cluster (running jobs finish first)")
+        self.stdout.write(
+            "stopping the web server and the cluster (running jobs finish first; "
+            "Ctrl-C again stops at once, and the next start recovers what was running)"
+        )
+        again = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: again.append(True))
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
+        # A hung job may hold its worker until JOB_TIMEOUT tears its session down.
         grace = time.monotonic() + settings.JOB_TIMEOUT + 30
+        while not again and time.monotonic() < grace:
+            if all(child.poll() is not None for child in children):
+                return
+            time.sleep(0.2)
         for child in children:
-            try:
-                child.wait(timeout=max(1, grace - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+            _kill_with_its_processes(child)
+
+
+def _kill_with_its_processes(child: subprocess.Popen) -> None:
+    """SIGKILL the child and everything left in its process group (qcluster's workers too,
+    which may outlive their master)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
