@@ -2,8 +2,15 @@ import os
 
 import pytest
 import time_machine
+from hypothesis import settings as hypothesis_settings
 
 from tests.factories import NOW
+
+# CI replays the same generated examples on every run (a failure there is reproducible from its
+# log, never a roll of the dice); elsewhere each run explores new ones.
+hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -170,7 +170,12 @@ def test_one_bad_row_among_valid_rows_is_refused_by_its_line_and_nothing_is_writ
         with pytest.raises(ImportRefused) as refused:
             import_jobs(path)
         lines = [p.line for p in refused.value.problems]
-        assert bad_line in lines, (refused.value.problems, bad_line)
+        if column == "unclosed quote" and '"' in tail:
+            # A later quote closes it (a caption holding a line break is quoted): the field
+            # really spans those lines, and what is refused is found there or later.
+            assert min(lines) >= bad_line, (refused.value.problems, bad_line)
+        else:
+            assert bad_line in lines, (refused.value.problems, bad_line)
         assert Job.objects.count() == 0
         assert Account.objects.count() == 0
 
