@@ -6,10 +6,10 @@ from hypothesis import settings as hypothesis_settings
 
 from tests.factories import NOW
 
-# CI replays the same generated examples on every run (a failure there is reproducible from its
-# log, never a roll of the dice); elsewhere each run explores new ones.
+# CI (and .ci/run) replays the same generated examples on every run (a failure there
+# reproduces from its log, never a roll of the dice); elsewhere each run explores new ones.
 hypothesis_settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
+if os.environ.get("CI") or os.environ.get("FLEETPOST_REQUIRE_COMPONENTS"):
     hypothesis_settings.load_profile("ci")
 
 
