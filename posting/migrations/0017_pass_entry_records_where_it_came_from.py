@@ -70,16 +70,15 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="passentry",
             index=models.Index(
-                fields=["pass_number", "entered_by", "outcome", "error_category", "error_type"],
+                fields=[
+                    "pass_number",
+                    "entered_by",
+                    "outcome",
+                    "error_category",
+                    "error_type",
+                    "from_pass",
+                ],
                 name="posting_passentry_figures",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="passentry",
-            index=models.Index(
-                condition=models.Q(("from_pass__isnull", False)),
-                fields=["from_pass"],
-                name="posting_passentry_moved_on",
             ),
         ),
     ]

@@ -12,7 +12,7 @@ number; pass N's "moved on" is the number of rows that came from it.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from posting.models.choices import ErrorCategory, ErrorType, JobStatus
 
@@ -32,26 +32,26 @@ class PassEntryQuerySet(models.QuerySet):
     def figures(self, numbers) -> dict[int, dict]:
         """Per pass number: entered (and how), outcomes, failures by category/type, moved on.
 
-        Two grouped queries, each read from an index alone: the passes' own rows, and the rows
-        that came from them (moved on)."""
+        One grouped query over the figures index alone. A job moves on from pass N only into a
+        later pass, so the rows from the first listed pass on hold both the listed passes' own
+        rows and every row that came from one of them (from_pass: their "moved on")."""
         numbers = list(numbers)
-        rows = (
-            self.filter(pass_number__in=numbers)
-            .values("pass_number", "entered_by", "outcome", "error_category", "error_type")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        moved = (
-            self.filter(from_pass__in=numbers, from_pass__isnull=False)
-            .values("from_pass")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
         figures = {n: empty_figures() for n in numbers}
+        if not numbers:
+            return figures
+        rows = (
+            self.filter(pass_number__gte=min(numbers))
+            .values(
+                "pass_number", "entered_by", "outcome", "error_category", "error_type", "from_pass"
+            )
+            .annotate(n=Count("id"))
+            .order_by()
+        )
         for row in rows:
-            add_row(figures[row["pass_number"]], row)
-        for row in moved:
-            figures[row["from_pass"]]["moved_on"] = row["n"]
+            if row["pass_number"] in figures:
+                add_row(figures[row["pass_number"]], row)
+            if row["from_pass"] in figures:
+                figures[row["from_pass"]]["moved_on"] += row["n"]
         return figures
 
 
@@ -113,7 +113,8 @@ class PassEntry(models.Model):
             ),
         ]
         indexes = [
-            # a pass's figures (Passes page, dashboard, progress), every count index-only
+            # a pass's figures (Passes page, dashboard, progress), every count index-only, its
+            # "moved on" included (from_pass); one index for a requeue's rows to maintain
             models.Index(
                 fields=[
                     "pass_number",
@@ -121,14 +122,9 @@ class PassEntry(models.Model):
                     "outcome",
                     "error_category",
                     "error_type",
+                    "from_pass",
                 ],
                 name="posting_passentry_figures",
-            ),
-            # a pass's "moved on" figure: the rows that came from it (only requeued ones)
-            models.Index(
-                fields=["from_pass"],
-                condition=Q(from_pass__isnull=False),
-                name="posting_passentry_moved_on",
             ),
         ]
 
