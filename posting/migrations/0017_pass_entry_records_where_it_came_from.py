@@ -23,13 +23,17 @@ def record_where_entries_came_from(apps, schema_editor):
 
 
 def restore_current_and_moved_on(apps, schema_editor):
+    # One UPDATE, each row written once: on PostgreSQL a second write of a row this
+    # transaction wrote queues a foreign-key check, and the index created next would refuse
+    # to run with it pending.
     PassEntry = apps.get_model("posting", "PassEntry")
     Job = apps.get_model("posting", "Job")
-    job_pass = Job.objects.filter(pk=OuterRef("job_id")).values("pass_number")
-    PassEntry.objects.update(current=False)
-    PassEntry.objects.filter(pass_number=Subquery(job_pass)).update(current=True)
-    came_from = PassEntry.objects.filter(job_id=OuterRef("job_id"), from_pass=OuterRef("pass_number"))
-    PassEntry.objects.filter(Exists(came_from)).update(moved_on=True)
+    PassEntry.objects.update(
+        current=Exists(Job.objects.filter(pk=OuterRef("job_id"), pass_number=OuterRef("pass_number"))),
+        moved_on=Exists(
+            PassEntry.objects.filter(job_id=OuterRef("job_id"), from_pass=OuterRef("pass_number"))
+        ),
+    )
 
 
 class Migration(migrations.Migration):
