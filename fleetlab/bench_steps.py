@@ -216,7 +216,7 @@ def _failed_jobs(size: int, start: int = 0) -> None:
             for n in range(offset, min(offset + BATCH, start + size))
         )
     # Each failed job has its pass-1 history row, ended as failed, as an import or a run
-    # would have left it: the requeue closes those rows too.
+    # would have left it (the requeue leaves them as they are, and adds one per job in pass 2).
     open_pass_entries(
         Job.objects.filter(job_id__gte=f"F{start:08d}", job_id__lt=f"F{start + size:08d}"),
         EntryReason.IMPORT,

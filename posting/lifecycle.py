@@ -28,7 +28,16 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    DateTimeField,
+    F,
+    PositiveIntegerField,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from posting import claim_statement
 from posting.input_rules import InvalidValue, checked_post_url
@@ -161,7 +170,10 @@ def end_run(
         raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
     if transition.target in ENDED_IN_PASS:
         _record_ended(
-            PassEntry.objects.filter(job_id=attempt.job_id, current=True),
+            PassEntry.objects.filter(
+                job_id=attempt.job_id,
+                pass_number=Subquery(Job.objects.filter(pk=attempt.job_id).values("pass_number")),
+            ),
             transition.target,
             now,
             fields.get("error_category", ""),
@@ -211,7 +223,8 @@ def requeue_as_new_pass(
 ) -> tuple[Pass | None, dict[str, int]]:
     """Move the failed jobs among `jobs` into a new pass with a fresh attempt budget.
 
-    Earlier attempts stay; pass N's record of them is closed as "moved on", never rewritten.
+    Earlier attempts stay; pass N's record of them is never written again: the jobs' rows in
+    the new pass record that they came from pass N (its "moved on").
     Returns the pass (None when nothing matched) and how many jobs of each type moved.
     """
     return _into_new_pass(jobs, REQUEUE, EntryReason.REQUEUE, now, started_by, filter_description)
@@ -280,7 +293,15 @@ def _into_new_pass(
             started_by=started_by,
             filter=description or {},
         )
-        _current_entries(chosen).update(current=False, moved_on=True)
+        # The new pass's rows first, while the chosen jobs still say which pass they leave
+        # (from_pass); their rows there are left as they are.
+        entered = open_pass_entries(chosen, reason, now, into_pass=new_pass.number)
+        # Then the jobs: where writers interleave, only those whose row was written, and a
+        # chosen job that a concurrent writer took out of the sources in between stays where
+        # it is, its row in the new pass dropped.
+        entries = PassEntry.objects.filter(pass_number=new_pass.number)
+        if _writers_interleave():
+            chosen = chosen.filter(pk__in=entries.values("job_id"))
         moved = chosen.update(
             status=transition.target,
             pass_number=new_pass.number,
@@ -293,41 +314,56 @@ def _into_new_pass(
             error_type=ErrorType.NONE,
             updated_at=now,
         )
+        if moved != entered:
+            entries.exclude(job__pass_number=new_pass.number).delete()
         in_new_pass = Job.objects.filter(pass_number=new_pass.number)
-        open_pass_entries(in_new_pass, reason, now)
         new_pass.job_count = moved
         new_pass.save(update_fields=["job_count"])
         wake_devices(_devices_of(in_new_pass))
     return new_pass, counts
 
 
-def open_pass_entries(jobs: QuerySet, reason: str, now: datetime) -> None:
-    """Record that `jobs` entered their current pass (one INSERT ... SELECT, any number).
+def open_pass_entries(
+    jobs: QuerySet, reason: str, now: datetime, *, into_pass: int | None = None
+) -> int:
+    """Record that `jobs` entered their current pass (one INSERT ... SELECT, any number); how
+    many rows it wrote.
 
     A job that enters already ended (a legacy progress file's success or failure) is recorded
-    with that ending.
+    with that ending. `into_pass`: the jobs are about to move from their current pass into
+    that one (requeue, review: not posted); they enter it waiting, from their current pass.
     """
-    waiting = [P, R]
-    rows = jobs.annotate(
-        _reason=Value(reason),
-        _at=Value(now),
-        _outcome=Case(When(status__in=waiting, then=Value("")), default=F("status")),
-        _category=Case(When(status__in=waiting, then=Value("")), default=F("error_category")),
-        _type=Case(When(status__in=waiting, then=Value("")), default=F("error_type")),
-        _ended=Case(When(status__in=waiting, then=Value(None)), default=Value(now)),
-        _moved=Value(False),
-        _current=Value(True),
-    ).values_list(
+    if into_pass is not None:
+        entering = {
+            "_pass": Value(into_pass),
+            "_outcome": Value(""),
+            "_category": Value(""),
+            "_type": Value(""),
+            "_ended": Value(None, output_field=DateTimeField()),
+            "_from": F("pass_number"),
+        }
+    else:
+        waiting = [P, R]
+        entering = {
+            "_pass": F("pass_number"),
+            "_outcome": Case(When(status__in=waiting, then=Value("")), default=F("status")),
+            "_category": Case(
+                When(status__in=waiting, then=Value("")), default=F("error_category")
+            ),
+            "_type": Case(When(status__in=waiting, then=Value("")), default=F("error_type")),
+            "_ended": Case(When(status__in=waiting, then=Value(None)), default=Value(now)),
+            "_from": Value(None, output_field=PositiveIntegerField()),
+        }
+    rows = jobs.annotate(_reason=Value(reason), _at=Value(now), **entering).values_list(
         "pk",
-        "pass_number",
+        "_pass",
         "_reason",
         "_at",
         "_outcome",
         "_category",
         "_type",
         "_ended",
-        "_moved",
-        "_current",
+        "_from",
     )
     select, params = rows.order_by().query.sql_with_params()
     table = connection.ops.quote_name(PassEntry._meta.db_table)
@@ -340,16 +376,24 @@ def open_pass_entries(jobs: QuerySet, reason: str, now: datetime) -> None:
         "error_category",
         "error_type",
         "ended_at",
-        "moved_on",
-        "current",
+        "from_pass",
     ]
     columns = ", ".join(connection.ops.quote_name(n) for n in names)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
+        return cursor.rowcount
+
+
+def _writers_interleave() -> bool:
+    """Whether another transaction can commit a write between two statements of ours. Not on
+    SQLite: a transaction that has written holds the database's one write lock until it ends
+    (and ours are IMMEDIATE, holding it from the start)."""
+    return connection.vendor != "sqlite"
 
 
 def _current_entries(jobs: QuerySet) -> QuerySet:
-    return PassEntry.objects.filter(current=True, job__in=jobs.values("pk"))
+    """The jobs' rows in their current pass: per job, a seek of the unique (job, pass_number)."""
+    return PassEntry.objects.filter(job__in=jobs.values("pk"), pass_number=F("job__pass_number"))
 
 
 def _record_ended(entries: QuerySet, outcome: str, now, category="", error_type="") -> None:

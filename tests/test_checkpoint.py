@@ -113,4 +113,4 @@ def test_a_success_refused_for_a_late_cancel_leaves_nothing_of_the_success_behin
     assert attempt.outcome == "failed"
     assert attempt.error_type == "unverified_publish"
     assert account.last_posted_at is None
-    assert PassEntry.objects.get(job=job, current=True).outcome == JobStatus.NEEDS_REVIEW
+    assert PassEntry.objects.get(job=job, pass_number=1).outcome == JobStatus.NEEDS_REVIEW

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import IntegrityError
+from django.db.models import F
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -132,4 +133,62 @@ def test_a_requeue_never_changes_the_figures_of_the_pass_it_leaves():
     assert after["moved_on"] == 2
     assert figures_of(2)["entered_by"] == {"requeue": 1}
     assert figures_of(3)["entered_by"] == {"review": 1}
-    assert PassEntry.objects.filter(current=True).count() == Job.objects.count()
+    # every job has exactly its row in the pass it is in now
+    assert (
+        PassEntry.objects.filter(pass_number=F("job__pass_number")).count() == Job.objects.count()
+    )
+
+
+def test_a_requeue_leaves_the_rows_of_the_pass_it_leaves_as_they_were():
+    account = make_account(device=make_device())
+    failed = [
+        make_job(f"F{n}", account=account, status=JobStatus.FAILED, error_category="infrastructure")
+        for n in range(3)
+    ]
+    make_job("OK", account=account, status=JobStatus.SUCCESS)
+    review = make_job("R", account=account, status=JobStatus.NEEDS_REVIEW)
+    pass_one = list(PassEntry.objects.filter(pass_number=1).order_by("pk").values())
+    assert len(pass_one) == 5
+
+    second, _ = lifecycle.requeue_as_new_pass(Job.objects.all(), now=timezone.now())
+    third, _ = lifecycle.review_not_posted(Job.objects.all(), user=None, now=timezone.now())
+
+    assert list(PassEntry.objects.filter(pass_number=1).order_by("pk").values()) == pass_one
+    assert set(
+        PassEntry.objects.filter(pass_number=second.number).values_list(
+            "job_id", "entered_by", "from_pass", "outcome", "ended_at"
+        )
+    ) == {(job.pk, "requeue", 1, "", None) for job in failed}
+    assert list(
+        PassEntry.objects.filter(pass_number=third.number).values_list(
+            "job_id", "entered_by", "from_pass"
+        )
+    ) == [(review.pk, "review", 1)]
+    assert figures_of(1)["moved_on"] == 4
+    assert figures_of(second.number)["moved_on"] == 0
+
+
+def test_a_job_taken_out_of_a_requeue_by_a_concurrent_writer_stays_and_leaves_no_row(
+    monkeypatch,
+):
+    """Where writers interleave (PostgreSQL), a job cancelled between the new pass's rows and
+    the jobs' move stays cancelled in its pass, without a row in the new one."""
+    account = make_account(device=make_device())
+    kept, taken = (make_job(f"F{n}", account=account, status=JobStatus.FAILED) for n in range(2))
+    write_rows = lifecycle.open_pass_entries
+
+    def rows_then_a_concurrent_cancel(*args, **kwargs):
+        written = write_rows(*args, **kwargs)
+        Job.objects.filter(pk=taken.pk).update(status=JobStatus.CANCELLED)
+        return written
+
+    monkeypatch.setattr(lifecycle, "open_pass_entries", rows_then_a_concurrent_cancel)
+    monkeypatch.setattr(lifecycle, "_writers_interleave", lambda: True)
+    new_pass, _ = lifecycle.requeue_as_new_pass(Job.objects.all(), now=timezone.now())
+
+    assert refreshed(taken).pass_number == 1
+    assert refreshed(kept).pass_number == new_pass.number
+    assert new_pass.job_count == 1
+    assert list(
+        PassEntry.objects.filter(pass_number=new_pass.number).values_list("job_id", flat=True)
+    ) == [kept.pk]

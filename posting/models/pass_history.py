@@ -2,15 +2,17 @@
 
 One row per job and pass it entered: how it entered (import, requeue, review) and how it ended
 in that pass (success, failed with category and type, needs_review, cancelled) or that it is
-still in it. A requeue closes the job's row in pass N (moved on) and opens one in pass N+1, so
-pass N's figures never change afterwards: they are read from these rows, never recomputed
-from the jobs' current pass number.
+still in it. A job's current row is the one of its current pass (Job.pass_number). A requeue
+(or "review: not posted") only adds the job's row in pass N+1, which records the pass it came
+from (from_pass = N): pass N's rows are never written again, so its figures never change
+afterwards. They are read from these rows, never recomputed from the jobs' current pass
+number; pass N's "moved on" is the number of rows that came from it.
 """
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from posting.models.choices import ErrorCategory, ErrorType, JobStatus
 
@@ -28,16 +30,28 @@ ENDED_IN_PASS = (JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.NEEDS_REVIEW, Jo
 
 class PassEntryQuerySet(models.QuerySet):
     def figures(self, numbers) -> dict[int, dict]:
-        """Per pass number: entered (and how), outcomes, failures by category/type, moved on."""
+        """Per pass number: entered (and how), outcomes, failures by category/type, moved on.
+
+        One grouped query over the figures index alone. A job moves on from pass N only into a
+        later pass, so the rows from the first listed pass on hold both the listed passes' own
+        rows and every row that came from one of them (from_pass: their "moved on")."""
+        numbers = list(numbers)
+        figures = {n: empty_figures() for n in numbers}
+        if not numbers:
+            return figures
         rows = (
-            self.filter(pass_number__in=list(numbers))
-            .values("pass_number", "entered_by", "outcome", "error_category", "error_type")
-            .annotate(n=Count("id"), moved=Count("id", filter=Q(moved_on=True)))
+            self.filter(pass_number__gte=min(numbers))
+            .values(
+                "pass_number", "entered_by", "outcome", "error_category", "error_type", "from_pass"
+            )
+            .annotate(n=Count("id"))
             .order_by()
         )
-        figures = {n: empty_figures() for n in numbers}
         for row in rows:
-            add_row(figures[row["pass_number"]], row)
+            if row["pass_number"] in figures:
+                add_row(figures[row["pass_number"]], row)
+            if row["from_pass"] in figures:
+                figures[row["from_pass"]]["moved_on"] += row["n"]
         return figures
 
 
@@ -57,7 +71,6 @@ def add_row(figures: dict, row: dict) -> None:
     n = row["n"]
     figures["entered"] += n
     figures["entered_by"][row["entered_by"]] = figures["entered_by"].get(row["entered_by"], 0) + n
-    figures["moved_on"] += row["moved"]
     outcome = row["outcome"]
     if not outcome:
         figures["in_pass"] += n
@@ -73,7 +86,8 @@ def add_row(figures: dict, row: dict) -> None:
 
 class PassEntry(models.Model):
     pass_number = models.PositiveIntegerField()
-    # Indexed by the unique (job, pass_number) below, whose prefix serves lookups by job.
+    # Indexed by the unique (job, pass_number) below, whose prefix serves lookups by job; the
+    # job's current row is its seek (job, Job.pass_number).
     job = models.ForeignKey(
         "posting.Job", on_delete=models.CASCADE, related_name="pass_entries", db_index=False
     )
@@ -83,8 +97,11 @@ class PassEntry(models.Model):
     error_category = models.CharField(max_length=20, choices=ErrorCategory.choices, blank=True)
     error_type = models.CharField(max_length=40, choices=ErrorType.choices, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    moved_on = models.BooleanField(default=False, help_text="Requeued into the next pass.")
-    current = models.BooleanField(default=True, help_text="The job's row for its current pass.")
+    from_pass = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The pass the job left to enter this one (requeue, review: not posted).",
+    )
 
     objects = PassEntryQuerySet.as_manager()
 
@@ -94,15 +111,10 @@ class PassEntry(models.Model):
             models.UniqueConstraint(
                 fields=["job", "pass_number"], name="%(app_label)s_%(class)s_once_per_pass"
             ),
-            # each transition updates the job's current row
-            models.UniqueConstraint(
-                fields=["job"],
-                condition=Q(current=True),
-                name="%(app_label)s_%(class)s_one_current_per_job",
-            ),
         ]
         indexes = [
-            # a pass's figures (Passes page, dashboard, progress), every count index-only
+            # a pass's figures (Passes page, dashboard, progress), every count index-only, its
+            # "moved on" included (from_pass); one index for a requeue's rows to maintain
             models.Index(
                 fields=[
                     "pass_number",
@@ -110,7 +122,7 @@ class PassEntry(models.Model):
                     "outcome",
                     "error_category",
                     "error_type",
-                    "moved_on",
+                    "from_pass",
                 ],
                 name="posting_passentry_figures",
             ),
