@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from fleetlab import legacy_tracker
+from posting.job_rows import write_rows
 from posting.lifecycle import open_pass_entries
 from posting.models import (
     Account,
@@ -72,7 +73,6 @@ def import_floor(path: str) -> dict:
     COPY on PostgreSQL. Nothing is checked; the values are the ones the import would write.
     """
     floor_table = "bench_floor_job"
-    quote = connection.ops.quote_name
     fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
     columns = [f.column for f in fields]
     with connection.cursor() as cursor:
@@ -96,15 +96,7 @@ def import_floor(path: str) -> dict:
                 row[at[name]] = cells[index]
             row[at["account_id"]] = accounts[cells[account_at]]
             rows.append(row)
-        names = ", ".join(quote(c) for c in columns)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {floor_table} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * len(columns))
-                cursor.executemany(f"INSERT INTO {floor_table} ({names}) VALUES ({marks})", rows)
+        write_rows(floor_table, columns, rows)
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {floor_table}")
