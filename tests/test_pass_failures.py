@@ -13,7 +13,14 @@ from posting.models import Attempt, Job, JobStatus, Outcome, PassFailure
 from posting.models.pass_failures import FAILED_OUTCOMES
 from posting.outcomes import settle_report
 from posting.sweep import recover_lost_attempts
-from tests.factories import claim, make_account, make_device, make_job, refreshed
+from tests.factories import (
+    claim,
+    make_account,
+    make_device,
+    make_failed_job,
+    make_job,
+    refreshed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +117,9 @@ def test_recount_rebuilds_the_counters_from_the_attempts():
     PassFailure.objects.all().update(attempts=99, jobs=99)
     PassFailure.objects.recount([1])
     assert counters() == recorded == recounted()
+
+
+def test_a_job_counts_once_whatever_order_its_attempts_are_counted_in():
+    job = make_failed_job("F1", account=make_account(device=make_device()))
+    assert Attempt.objects.filter(job=job).count() == 3  # created first, then each counted
+    assert counters() == recounted() == {(1, "infrastructure", "adb_timeout"): (3, 1)}

@@ -23,23 +23,21 @@ class PassFailureQuerySet(models.QuerySet):
         """Count one attempt that just ended failed or lost (its fields already written).
 
         `jobs` grows only with the job's first failed attempt of this category and type in the
-        pass: a job has one running attempt at a time, so its earlier ones are all recorded.
+        pass: one whose earlier attempts there (lower numbers) did not fail that way. Whatever
+        order attempts are counted in, each job is counted once.
         One upsert: two jobs failing with a new type at once on PostgreSQL both add, neither
         trips over the other's insert.
         """
         from posting.models.attempt import Attempt  # sibling module; avoids an import cycle
 
-        same_before = (
-            Attempt.objects.filter(
-                job_id=attempt.job_id,
-                pass_number=attempt.pass_number,
-                error_category=attempt.error_category,
-                error_type=attempt.error_type,
-                outcome__in=FAILED_OUTCOMES,
-            )
-            .exclude(pk=attempt.pk)
-            .exists()
-        )
+        same_before = Attempt.objects.filter(
+            job_id=attempt.job_id,
+            pass_number=attempt.pass_number,
+            error_category=attempt.error_category,
+            error_type=attempt.error_type,
+            outcome__in=FAILED_OUTCOMES,
+            number__lt=attempt.number,
+        ).exists()
         key = (attempt.pass_number, attempt.error_category, attempt.error_type)
         self._add(*key, attempts=1, jobs=0 if same_before else 1)
 
