@@ -160,16 +160,18 @@ class Job(models.Model):
             models.Index(
                 fields=["status", "error_category", "id"], name="posting_job_status_category"
             ),
-            # the sweep: when does waiting work become due (the device filter uses the foreign
-            # key's own index)
+            # pending jobs waiting for a retry or a schedule (`retry_at > now` and the like,
+            # which imply NOT NULL): the dashboard, the "waiting because" filters. Jobs without
+            # one are left out: most pending jobs, and no query looks for them here, so a
+            # requeue or an import of 50,000 jobs writes no entries into these two.
             models.Index(
                 fields=["retry_at"],
-                condition=Q(status="pending"),
+                condition=Q(status="pending", retry_at__isnull=False),
                 name="posting_job_pending_retry_at",
             ),
             models.Index(
                 fields=["scheduled_at"],
-                condition=Q(status="pending"),
+                condition=Q(status="pending", scheduled_at__isnull=False),
                 name="posting_job_pending_scheduled",
             ),
         ]
