@@ -153,6 +153,18 @@ def test_search_by_partial_handle_without_at_and_partial_job_id(admin_client, fl
     assert "@other-brand" in accounts and "@waiting" not in accounts
 
 
+def test_the_device_filter_offers_the_devices_with_accounts_and_filters_by_them(
+    admin_client, fleet
+):
+    make_device("phone-spare")
+    page = listed(admin_client)
+    assert "phone-1" in page and "phone-2" in page
+    assert "phone-spare" not in page
+    job, _ = fleet
+    on_phone_1 = listed(admin_client, f"account__device__id__exact={job.account.device_id}")
+    assert "W-1" in on_phone_1 and "B-1" not in on_phone_1
+
+
 def test_a_held_jobs_page_says_what_to_do_with_links_and_its_actions(admin_client, fleet):
     job, _ = fleet
     set_up(WaitReason.ACCOUNT_HELD, job)

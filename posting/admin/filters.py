@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Q
 from django.utils import timezone
 
 from posting.claiming import host_paused, platform_paused
-from posting.models import AccountStatus, JobStatus, Pass
+from posting.models import Account, AccountStatus, JobStatus, Pass
 from posting.waiting import WaitReason, jobs_waiting_because
 
 
@@ -90,3 +90,19 @@ class PassNumberFilter(admin.AllValuesFieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
         self.lookup_choices = Pass.objects.order_by("number").values_list("number", flat=True)
+
+
+class AccountDeviceFilter(admin.RelatedFieldListFilter):
+    """The devices to filter jobs by: those with an account, read from the small accounts table.
+
+    The stock RelatedOnlyFieldListFilter lists the DISTINCT devices of every job, a join over
+    every job on every page of the list (20-50 ms at 100,000 jobs on PostgreSQL). A job runs on
+    its account's device, so a device without accounts has no job to show.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        with_accounts = Account.objects.filter(device__isnull=False).values("device")
+        return field.get_choices(
+            include_blank=False, ordering=ordering, limit_choices_to={"pk__in": with_accounts}
+        )

@@ -24,6 +24,7 @@ from posting.admin.display import (
     when,
 )
 from posting.admin.filters import (
+    AccountDeviceFilter,
     AccountStatusFilter,
     PassNumberFilter,
     PausedFilter,
@@ -119,7 +120,7 @@ class JobAdmin(GuardedActionsAdmin):
         "error_category",
         "error_type",
         AccountStatusFilter,
-        ("account__device", admin.RelatedOnlyFieldListFilter),
+        ("account__device", AccountDeviceFilter),
         WaitingFilter,
         PausedFilter,
     ]
@@ -175,8 +176,13 @@ class JobAdmin(GuardedActionsAdmin):
         term = search_term.strip().lstrip("@")
         if not term:
             return queryset, False
-        accounts = Account.objects.filter(handle__icontains=term).values("pk")
-        return queryset.filter(Q(job_id__icontains=term) | Q(account__in=accounts)), False
+        # The matching accounts as a list, not a subquery: PostgreSQL cannot combine a
+        # subquery's IN with the job ids' trigram index, and would read every job instead.
+        accounts = list(Account.objects.filter(handle__icontains=term).values_list("pk", flat=True))
+        matches = Q(job_id__icontains=term)
+        if accounts:
+            matches |= Q(account__in=accounts)
+        return queryset.filter(matches), False
 
     @admin.display(description="status and why", ordering="status")
     def status_and_why(self, job: Job) -> str:
