@@ -279,14 +279,20 @@ def requeue(folder: Path, size: int, env: dict) -> Result:
     fleet.manage("migrate", "-v0")
     figures = step(fleet, "requeue", size)
     seconds, floor = figures["seconds"], figures["floor_seconds"]
+    details = [f"{figures['jobs']:,} failed jobs into pass {figures['pass']}"]
+    # The target is set for the embedded SQLite. On PostgreSQL an UPDATE writes a new version
+    # of each row and an entry in every index, so the floor alone can exceed it: the figure and
+    # its ratio are reported, without a verdict.
+    if fleet.on_postgres:
+        details.append("the 0.5 s target is SQLite's; on PostgreSQL the ratio is reported")
     return Result(
         "requeue",
         f"{figures['jobs']:,} jobs in {seconds:.2f} s, {figures['queries']} queries",
         f"{floor:.2f} s (one raw UPDATE)",
         ratio(seconds / floor),
-        "<= 0.5 s",
-        seconds <= 0.5,
-        [f"{figures['jobs']:,} failed jobs into pass {figures['pass']}"],
+        "<= 0.5 s on SQLite",
+        None if fleet.on_postgres else seconds <= 0.5,
+        details,
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class Result:
     """A figure against its floor, measured in the same run, and the target for their ratio.
 
-    `met` is None where the scenario has no verdict (it could not be measured).
+    `met` is None where the scenario's target is not set for this database.
     """
 
     scenario: str

@@ -56,6 +56,19 @@ def test_each_scenario_prints_figure_floor_ratio_and_target_with_the_machine():
     assert lines[-1].endswith(" of 4 targets met")
 
 
+def test_the_requeue_on_postgresql_is_reported_without_sqlites_target():
+    from fleetlab.services import missing_reason
+    from tests.conftest import require_component
+
+    require_component(missing_reason())
+    lines = bench("requeue", "--size", "300", "--backend", "postgres-redis")
+    assert "database PostgreSQL" in lines[0]
+    row = rows_of(lines)["requeue"]
+    assert "300 jobs in " in row and "<= 0.5 s on SQLite" in row
+    assert row.split()[-1] == "-"  # no verdict
+    assert lines[-1].endswith("0 of 0 targets met (requeue: no target on this database)")
+
+
 def test_orchestration_counts_the_cpu_of_every_cluster_process_against_bare_django_q2():
     lines = bench("orchestration", "--size", "40")
     row = rows_of(lines)["orchestration"]

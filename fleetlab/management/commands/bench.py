@@ -44,8 +44,13 @@ class Command(BaseCommand):
                     server.stop()
         for line in table(results):
             self.stdout.write(line)
-        met = sum(1 for r in results if r.met)
-        self.stdout.write(self.style.SUCCESS(f"{met} of {len(results)} targets met"))
+        judged = [r for r in results if r.met is not None]
+        met = sum(1 for r in judged if r.met)
+        summary = f"{met} of {len(judged)} targets met"
+        unjudged = [r.scenario for r in results if r.met is None]
+        if unjudged:
+            summary += f" ({', '.join(unjudged)}: no target on this database)"
+        self.stdout.write(self.style.SUCCESS(summary))
 
     def backend_env(self, backend: str):
         if backend == "sqlite-orm":
