@@ -11,7 +11,7 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from devices.models import Device
-from posting import lifecycle
+from posting import lifecycle, statements
 from posting.models import (
     Account,
     AccountStatus,
@@ -116,11 +116,15 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
         return None
 
 
-def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
+def open_attempt(
+    job: Job, device: Device, *, now: datetime, cluster: str = "", savepoint: bool = True
+) -> Attempt | None:
     """Claim this pending job on the device (None if someone else got it first).
 
     Raises InvalidTransition for a device that is not the account's: an account posts only
     from the phone it is logged in on, and a failure must not count against another phone.
+    `savepoint=False` inside a caller's transaction spares two round trips; a None then leaves
+    that transaction marked for rollback (the caller must give up, as update_job_status does).
     """
     if job.account.device_id != device.pk:
         bound = job.account.device.name if job.account.device else "no device"
@@ -129,7 +133,7 @@ def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") 
             f"{job.account.handle} ({bound})"
         )
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             device.lock_for_update()
             current = Job.objects.select_related("account").get(pk=job.pk)
             return _open(current, device, uuid.uuid4(), max(now, timezone.now()), cluster)
@@ -150,16 +154,19 @@ def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attem
 
 def _new_attempt(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt:
     """The running attempt of a job just claimed (its attempt count already incremented)."""
-    return Attempt.objects.create(
-        job=job,
-        device=device,
-        pass_number=job.pass_number,
-        number=job.attempts,
-        started_at=now,
-        lease_token=token,
-        lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
-        cluster=cluster,
-        worker_pid=os.getpid(),
+    # Once per job: inserted by a statement written once (posting.statements).
+    return statements.insert(
+        Attempt(
+            job=job,
+            device=device,
+            pass_number=job.pass_number,
+            number=job.attempts,
+            started_at=now,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
+            cluster=cluster,
+            worker_pid=os.getpid(),
+        )
     )
 
 

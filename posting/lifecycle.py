@@ -34,12 +34,11 @@ from django.db.models import (
     F,
     PositiveIntegerField,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
 
-from posting import claim_statement
+from posting import claim_statement, statements
 from posting.input_rules import InvalidValue, checked_post_url
 from posting.models import InvalidTransition, Job, JobStatus, Pass
 from posting.models.choices import CANCELLABLE_JOB_STATUSES, ErrorCategory, ErrorType
@@ -114,14 +113,17 @@ def guard(job: Job, transition: Transition) -> None:
 
 def claim(job: Job, device, token, now: datetime) -> bool:
     """pending -> running on `device` under lease `token`; False if someone else won."""
-    won = Job.objects.filter(pk=job.pk, status__in=CLAIM.sources).update(
-        status=CLAIM.target,
-        lease_token=token,
-        device=device,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        cancel_requested=False,
-        updated_at=now,
+    (source,) = CLAIM.sources
+    values = {
+        "status": CLAIM.target,
+        "lease_token": token,
+        "device": device,
+        "claimed_at": now,
+        "cancel_requested": False,
+        "updated_at": now,
+    }
+    won = statements.update(
+        Job, values, "id = %s AND status = %s", [job.pk, source], increments=("attempts",)
     )
     return won == 1
 
@@ -159,26 +161,48 @@ def end_run(
     """
     transition = FAIL_WITH_RETRY if target == P else ENDING_A_RUN[target]
     fields.setdefault("updated_at", now)
-    held = Job.objects.filter(
-        pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
-    )
-    chosen = held.filter(cancel_requested=False) if unless_cancel_requested else held
-    updated = chosen.update(status=transition.target, lease_token=None, **fields)
-    if updated != 1:
+    if _end_held_run(attempt, transition, fields, unless_cancel_requested) != 1:
+        held = Job.objects.filter(
+            pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
+        )
         if unless_cancel_requested and held.filter(cancel_requested=True).exists():
             raise CancelRequested(f"job {attempt.job_id} was asked to cancel")
         raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
     if transition.target in ENDED_IN_PASS:
-        _record_ended(
-            PassEntry.objects.filter(
-                job_id=attempt.job_id,
-                pass_number=Subquery(Job.objects.filter(pk=attempt.job_id).values("pass_number")),
-            ),
+        _record_run_ended(
+            attempt.job_id,
             transition.target,
             now,
             fields.get("error_category", ""),
             fields.get("error_type", ""),
         )
+
+
+def _end_held_run(attempt, transition: Transition, fields: dict, unless_cancel: bool) -> int:
+    """end_run's conditional UPDATE (posting.statements: the same on every job); row count.
+    Only running jobs end a run, so the one source is written as one value."""
+    (source,) = transition.sources
+    (lease,) = statements.prepared(Job, {"lease_token": attempt.lease_token})
+    where = "id = %s AND lease_token = %s AND status = %s"
+    params = [attempt.job_id, lease, source]
+    if unless_cancel:
+        where, params = f"{where} AND cancel_requested = %s", [*params, False]
+    values = {"status": transition.target, "lease_token": None, **fields}
+    return statements.update(Job, values, where, params)
+
+
+def _record_run_ended(job_pk: int, outcome: str, now: datetime, category: str, error_type: str):
+    """The job's row in its current pass records how the run ended (one seek of the unique
+    (job, pass_number)); written once, as end_run's own UPDATE."""
+    job_table = connection.ops.quote_name(Job._meta.db_table)
+    where = f"job_id = %s AND pass_number = (SELECT pass_number FROM {job_table} WHERE id = %s)"
+    values = {
+        "outcome": outcome,
+        "error_category": category,
+        "error_type": error_type,
+        "ended_at": now,
+    }
+    statements.update(PassEntry, values, where, [job_pk, job_pk])
 
 
 # --- the operators' transitions -----------------------------------------------------------------

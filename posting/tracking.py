@@ -61,7 +61,8 @@ def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> 
         return running
     if job.status != JobStatus.PENDING:
         raise InvalidTransition(f"job {job.job_id} is {job.status}; only pending or running jobs")
-    attempt = open_attempt(job, device, now=now)
+    # In update_job_status's transaction, without a savepoint: a refused claim rolls it back.
+    attempt = open_attempt(job, device, now=now, savepoint=False)
     if attempt is None:
         raise InvalidTransition(f"job {job.job_id} could not be claimed on {device}")
     return attempt

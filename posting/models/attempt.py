@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.db import connection, models, transaction
 from django.db.models import Q
 
+from posting import statements
 from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
 from posting.models.hourly_outcomes import HourlyOutcome
 from posting.models.pass_failures import FAILED_OUTCOMES, PassFailure
@@ -170,8 +171,10 @@ class Attempt(models.Model):
         }
         if outcome.log is not None:
             fields["log"] = outcome.log
+        (token,) = statements.prepared(Attempt, {"lease_token": self.lease_token})
+        holding = "lease_token = %s AND outcome = %s"  # written once (posting.statements)
         with transaction.atomic(savepoint=False):
-            if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
+            if statements.update(Attempt, fields, holding, [token, AttemptOutcome.RUNNING]) != 1:
                 return False
             for name, value in fields.items():
                 setattr(self, name, value)
