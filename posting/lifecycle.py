@@ -112,7 +112,8 @@ def guard(job: Job, transition: Transition) -> None:
 
 
 def claim(job: Job, device, token, now: datetime) -> bool:
-    """pending -> running on `device` under lease `token`; False if someone else won."""
+    """pending -> running on `device` under lease `token`; False if someone else won. The
+    winner's `job` carries the attempt count and pass as its UPDATE left them."""
     (source,) = CLAIM.sources
     values = {
         "status": CLAIM.target,
@@ -122,10 +123,19 @@ def claim(job: Job, device, token, now: datetime) -> bool:
         "cancel_requested": False,
         "updated_at": now,
     }
-    won = statements.update(
-        Job, values, "id = %s AND status = %s", [job.pk, source], increments=("attempts",)
-    )
-    return won == 1
+    where, params = "id = %s AND status = %s", [job.pk, source]
+    if statements.supports_returning():
+        row = statements.update_returning(
+            Job, values, where, params, ("attempts", "pass_number"), increments=("attempts",)
+        )
+    elif statements.update(Job, values, where, params, increments=("attempts",)) == 1:
+        row = Job.objects.filter(pk=job.pk).values_list("attempts", "pass_number").get()
+    else:
+        row = None
+    if row is None:
+        return False
+    job.attempts, job.pass_number = row
+    return True
 
 
 def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | None:

@@ -1,18 +1,21 @@
-"""The runner's per-job writes, written out once per process instead of built by the ORM.
+"""The runner's per-job statements, written out once per process instead of built by the ORM.
 
-Every job takes the same few UPDATEs and one INSERT; building each through the ORM (filters,
-expressions, the compiler) cost more CPU than the database spent running it. Here each
-statement's SQL is cached per model, columns and condition, and only its values change. Values
-go through the fields' own `get_db_prep_save`, as the ORM's would; only plain values are
-written (no expressions).
+Every job takes the same few reads, UPDATEs and one INSERT; building each through the ORM
+(filters, expressions, the compiler) cost more CPU than the database spent running it. Here
+each statement's SQL is cached, and only its values change. Written values go through the
+fields' own `get_db_prep_save`, as the ORM's would (plain values only, no expressions); a read
+is the ORM's own query, compiled once, its rows turned into instances as the ORM does.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 from django.db import connection, models
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
 
 
 @functools.lru_cache(maxsize=128)
@@ -59,6 +62,29 @@ def update(
         return cursor.rowcount
 
 
+def update_returning(
+    model: type[models.Model],
+    values: Mapping[str, object],
+    where: str,
+    params: Sequence,
+    returning: tuple[str, ...],
+    *,
+    increments: tuple[str, ...] = (),
+) -> tuple | None:
+    """`update` of at most one row that also returns these columns as it left them (None: no
+    row updated). Needs UPDATE ... RETURNING (see `supports_returning`)."""
+    sql = _update_sql(model, tuple(values), increments, where, connection.vendor)
+    sql += " RETURNING " + ", ".join(connection.ops.quote_name(c) for c in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*prepared(model, values), *params])
+        return cursor.fetchone()
+
+
+def supports_returning() -> bool:
+    """UPDATE ... RETURNING: SQLite 3.35+ and PostgreSQL (what INSERT ... RETURNING needs too)."""
+    return connection.features.can_return_columns_from_insert
+
+
 @functools.lru_cache(maxsize=16)
 def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple]:
     q = connection.ops.quote_name
@@ -84,3 +110,64 @@ def insert(instance: models.Model) -> models.Model:
             instance.pk = cursor.lastrowid
     instance._state.adding, instance._state.db = False, connection.alias
     return instance
+
+
+class _ReadPlan(NamedTuple):
+    """A query compiled once: its SQL and constant parameters, where the one varying value
+    goes, and how rows become instances (converters, fields, select_related populators)."""
+
+    model: type[models.Model]
+    sql: str
+    params: tuple
+    at: int
+    converters: tuple
+    init_list: tuple[str, ...]
+    span: slice
+    populators: tuple
+
+
+# Stand-ins for the varying value while the query is compiled (found again among its params).
+_MARKS = {int: -918_273_645, str: "\x00posting.statements\x00"}
+
+
+@functools.lru_cache(maxsize=32)
+def _read_plan(build: Callable[[object], QuerySet], kind: type, vendor: str) -> _ReadPlan:
+    compiler = build(_MARKS[kind]).query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    (at,) = [n for n, p in enumerate(params) if p == _MARKS[kind]]
+    select = compiler.select
+    converters = compiler.get_converters([s[0] for s in select[: compiler.col_count]])
+    fields = compiler.klass_info["select_fields"]
+    span = slice(fields[0], fields[-1] + 1)
+    return _ReadPlan(
+        compiler.klass_info["model"],
+        sql,
+        tuple(params),
+        at,
+        tuple(converters.items()),
+        tuple(f[0].target.attname for f in select[span]),
+        span,
+        tuple(get_related_populators(compiler.klass_info, select, connection.alias)),
+    )
+
+
+def read(build: Callable[[object], QuerySet], value: int | str) -> list[models.Model]:
+    """The instances `build(value)` would give (with its select_related), by its SQL compiled
+    once per `build`: a module-level function of the one value that varies."""
+    plan = _read_plan(build, type(value), connection.vendor)
+    params = list(plan.params)
+    params[plan.at] = value
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        row = list(row)
+        for position, (convert, expression) in plan.converters:
+            for converter in convert:
+                row[position] = converter(row[position], expression, connection)
+        instance = plan.model.from_db(connection.alias, plan.init_list, row[plan.span])
+        for populator in plan.populators:
+            populator.populate(row, instance)
+        found.append(instance)
+    return found
