@@ -171,25 +171,30 @@ def end_run(
     """
     transition = FAIL_WITH_RETRY if target == P else ENDING_A_RUN[target]
     fields.setdefault("updated_at", now)
-    if _end_held_run(attempt, transition, fields, unless_cancel_requested) != 1:
+    ended = _end_held_run(attempt, transition, fields, unless_cancel_requested)
+    if transition.target in ENDED_IN_PASS:
+        entry = {
+            "outcome": transition.target,
+            "error_category": fields.get("error_category", ""),
+            "error_type": fields.get("error_type", ""),
+            "ended_at": now,
+        }
+        updated = _with_pass_entry(ended, attempt.job_id, entry)
+    else:
+        updated = _execute(*ended)
+    if updated != 1:
         held = Job.objects.filter(
             pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
         )
         if unless_cancel_requested and held.filter(cancel_requested=True).exists():
             raise CancelRequested(f"job {attempt.job_id} was asked to cancel")
         raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
-    if transition.target in ENDED_IN_PASS:
-        _record_run_ended(
-            attempt.job_id,
-            transition.target,
-            now,
-            fields.get("error_category", ""),
-            fields.get("error_type", ""),
-        )
 
 
-def _end_held_run(attempt, transition: Transition, fields: dict, unless_cancel: bool) -> int:
-    """end_run's conditional UPDATE (posting.statements: the same on every job); row count.
+def _end_held_run(
+    attempt, transition: Transition, fields: dict, unless_cancel: bool
+) -> tuple[str, list]:
+    """end_run's conditional UPDATE, written once (posting.statements), and its parameters.
     Only running jobs end a run, so the one source is written as one value."""
     (source,) = transition.sources
     (lease,) = statements.prepared(Job, {"lease_token": attempt.lease_token})
@@ -198,21 +203,38 @@ def _end_held_run(attempt, transition: Transition, fields: dict, unless_cancel: 
     if unless_cancel:
         where, params = f"{where} AND cancel_requested = %s", [*params, False]
     values = {"status": transition.target, "lease_token": None, **fields}
-    return statements.update(Job, values, where, params)
+    return statements.update_statement(Job, values, where, params)
 
 
-def _record_run_ended(job_pk: int, outcome: str, now: datetime, category: str, error_type: str):
-    """The job's row in its current pass records how the run ended (one seek of the unique
-    (job, pass_number)); written once, as end_run's own UPDATE."""
-    job_table = connection.ops.quote_name(Job._meta.db_table)
-    where = f"job_id = %s AND pass_number = (SELECT pass_number FROM {job_table} WHERE id = %s)"
-    values = {
-        "outcome": outcome,
-        "error_category": category,
-        "error_type": error_type,
-        "ended_at": now,
-    }
-    statements.update(PassEntry, values, where, [job_pk, job_pk])
+def _with_pass_entry(ended: tuple[str, list], job_pk: int, entry: dict) -> int:
+    """The job's UPDATE, then (if it was updated) how the run ended in the job's row of its
+    current pass (a seek of the unique (job, pass_number)); the job's row count. On
+    PostgreSQL one statement, the entry's UPDATE fed by the job's RETURNING: a round trip
+    less on every job."""
+    job_sql, job_params = ended
+    if not statements.merges_writes():
+        updated = _execute(job_sql, job_params)
+        if updated == 1:
+            job_table = connection.ops.quote_name(Job._meta.db_table)
+            current = f"(SELECT pass_number FROM {job_table} WHERE id = %s)"
+            where = f"job_id = %s AND pass_number = {current}"
+            statements.update(PassEntry, entry, where, [job_pk, job_pk])
+        return updated
+    where = "job_id = %s AND pass_number = (SELECT pass_number FROM ended)"
+    entry_sql, entry_params = statements.update_statement(PassEntry, entry, where, [job_pk])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH ended AS ({job_sql} RETURNING pass_number), entry AS ({entry_sql}) "
+            "SELECT COUNT(*) FROM ended",
+            [*job_params, *entry_params],
+        )
+        return cursor.fetchone()[0]
+
+
+def _execute(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 # --- the operators' transitions -----------------------------------------------------------------

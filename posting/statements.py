@@ -56,10 +56,30 @@ def update(
     """`UPDATE model SET values (and each of `increments` to itself + 1) WHERE where`; the row
     count. `where` is SQL on the table's own columns with %s placeholders for `params`
     (already in the database's form)."""
-    sql = _update_sql(model, tuple(values), increments, where, connection.vendor)
+    sql, all_params = update_statement(model, values, where, params, increments=increments)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*prepared(model, values), *params])
+        cursor.execute(sql, all_params)
         return cursor.rowcount
+
+
+def update_statement(
+    model: type[models.Model],
+    values: Mapping[str, object],
+    where: str,
+    params: Sequence,
+    *,
+    increments: tuple[str, ...] = (),
+) -> tuple[str, list]:
+    """`update`'s SQL and parameters, for a caller that sends it inside a larger statement."""
+    sql = _update_sql(model, tuple(values), increments, where, connection.vendor)
+    return sql, [*prepared(model, values), *params]
+
+
+def merges_writes() -> bool:
+    """Whether one statement may chain writes (an UPDATE's RETURNING feeding another write in
+    a WITH query): PostgreSQL. Where each write is its own statement, a round trip costs
+    nothing (SQLite runs in the process)."""
+    return connection.vendor == "postgresql"
 
 
 def update_returning(
