@@ -1,17 +1,16 @@
 """Which jobs a device may run now, and the claim that hands exactly one of them to a worker."""
 
-import functools
 import os
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, Min, OuterRef, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from devices.models import Device
-from posting import lifecycle
+from posting import lifecycle, statements
 from posting.models import (
     Account,
     AccountStatus,
@@ -59,34 +58,26 @@ def _paced_accounts(device: Device, now: datetime) -> list[Account]:
     """The device's accounts that are not held and whose pacing lets them post now, each with
     the device freshly read. Pauses, the device's availability and running jobs are left to
     the claim's own statement, which decides them from the rows as they are."""
-    accounts_sql, device_sql = _reads_of(device.pk, connection.vendor)
     accounts = [
         a
-        for a in Account.objects.raw(*accounts_sql)
+        for a in statements.read(_accounts_with_device, device.pk)
         if (a.status == AccountStatus.ACTIVE or (a.held_until and a.held_until <= now))
         and a.next_post_allowed_at(now) <= now
     ]
-    if accounts:
-        fresh = next(iter(Device.objects.raw(*device_sql)), None)
-        if fresh is None:
-            return []
-        for account in accounts:
-            account.device = fresh
+    for account in accounts[1:]:
+        account.device = accounts[0].device  # one device, read once with the accounts
     return accounts
 
 
-@functools.lru_cache(maxsize=256)
-def _reads_of(device_pk: int, vendor: str) -> tuple[tuple[str, tuple], tuple[str, tuple]]:
-    """The claim's two reads (the device's accounts that may be postable, and the device),
-    compiled once per device: the runner reads them before every job, and building them
-    through the ORM each time cost more CPU than running them. Their parameters never change;
-    the time-dependent part of "postable" (a cooldown's end) is checked in Python. `vendor`
-    keys the cache: the SQL is the database backend's."""
-    accounts = Account.objects.filter(
-        device_id=device_pk, status__in=[AccountStatus.ACTIVE, AccountStatus.RATE_LIMITED]
-    ).order_by()
-    device = Device.objects.filter(pk=device_pk).order_by()
-    return accounts.query.sql_with_params(), device.query.sql_with_params()
+def _accounts_with_device(device_pk: int) -> QuerySet:
+    """The claim's read before every job: the device's accounts that may be postable, each
+    with the device, in one query compiled once (posting.statements). The time-dependent part
+    of "postable" (a cooldown's end) is checked in Python."""
+    return (
+        Account.objects.select_related("device")
+        .filter(device_id=device_pk, status__in=[AccountStatus.ACTIVE, AccountStatus.RATE_LIMITED])
+        .order_by()
+    )
 
 
 def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
@@ -116,11 +107,15 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
         return None
 
 
-def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") -> Attempt | None:
+def open_attempt(
+    job: Job, device: Device, *, now: datetime, cluster: str = "", savepoint: bool = True
+) -> Attempt | None:
     """Claim this pending job on the device (None if someone else got it first).
 
     Raises InvalidTransition for a device that is not the account's: an account posts only
     from the phone it is logged in on, and a failure must not count against another phone.
+    `savepoint=False` inside a caller's transaction spares two round trips; a None then leaves
+    that transaction marked for rollback (the caller must give up, as update_job_status does).
     """
     if job.account.device_id != device.pk:
         bound = job.account.device.name if job.account.device else "no device"
@@ -129,37 +124,38 @@ def open_attempt(job: Job, device: Device, *, now: datetime, cluster: str = "") 
             f"{job.account.handle} ({bound})"
         )
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             device.lock_for_update()
-            current = Job.objects.select_related("account").get(pk=job.pk)
-            return _open(current, device, uuid.uuid4(), max(now, timezone.now()), cluster)
+            return _open(job, device, uuid.uuid4(), max(now, timezone.now()), cluster)
     except IntegrityError:
         return None
 
 
 def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
-    """The conditional UPDATE and the attempt, in the caller's transaction. `job` was read in
-    that transaction, so its attempt count is the one the update increments."""
+    """The conditional UPDATE and the attempt, in the caller's transaction. The claim leaves
+    on `job` the attempt count and pass it wrote, whenever `job` was read."""
     if not lifecycle.claim(job, device, token, now):
         return None
     job.status, job.lease_token, job.device, job.claimed_at = JobStatus.RUNNING, token, device, now
-    job.attempts += 1
     job.cancel_requested = False
     return _new_attempt(job, device, token, now, cluster)
 
 
 def _new_attempt(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt:
     """The running attempt of a job just claimed (its attempt count already incremented)."""
-    return Attempt.objects.create(
-        job=job,
-        device=device,
-        pass_number=job.pass_number,
-        number=job.attempts,
-        started_at=now,
-        lease_token=token,
-        lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
-        cluster=cluster,
-        worker_pid=os.getpid(),
+    # Once per job: inserted by a statement written once (posting.statements).
+    return statements.insert(
+        Attempt(
+            job=job,
+            device=device,
+            pass_number=job.pass_number,
+            number=job.attempts,
+            started_at=now,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
+            cluster=cluster,
+            worker_pid=os.getpid(),
+        )
     )
 
 

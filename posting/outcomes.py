@@ -3,6 +3,10 @@
 Every write here is fenced by the attempt's lease token: `Attempt.finish` succeeds only for
 the token that still owns the attempt, and the job is updated only while it carries that
 token. A worker whose lease was taken over therefore records nothing.
+
+Inside a caller's transaction (update_job_status) the writes join it without a savepoint (two
+round trips each): every refusal raises and rolls the whole transaction back, except the late
+cancel that settle_report recovers from, which keeps its savepoint.
 """
 
 from __future__ import annotations
@@ -97,7 +101,8 @@ def record_success(
     """The post exists. `unless_cancel_requested`: raise lifecycle.CancelRequested, recording
     nothing, if an operator asked the job to cancel meanwhile."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
-    with transaction.atomic():
+    # A savepoint only where the caller recovers from the refusal (settle_report's late cancel).
+    with transaction.atomic(savepoint=unless_cancel_requested):
         now = _serialised_now(attempt.device, now)
         if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
             return None
@@ -139,7 +144,7 @@ def record_failure(
         retry_delay_minutes=retry_delay_minutes,
     )
     status = JobStatus.PENDING if decision.retry else JobStatus.FAILED
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         now = _serialised_now(attempt.device, now)
         if not attempt.finish(ended=ended, now=now, outcome=failure):
             return None
@@ -181,7 +186,7 @@ def record_needs_review(
         error_type=ErrorType.UNVERIFIED_PUBLISH,
         rule=f"unverified after: {failure.rule}",
     )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         now = _serialised_now(attempt.device, now)
         if not attempt.finish(ended=ended, now=now, outcome=review):
             return None
@@ -201,7 +206,7 @@ def record_needs_review(
 
 def record_cancelled(attempt: Attempt, outcome: Outcome, now: datetime) -> str | None:
     """The operator's cancel reached the attempt before the publishing checkpoint."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         now = _serialised_now(attempt.device, now)
         if not attempt.finish(ended=AttemptOutcome.FAILED, now=now, outcome=outcome):
             return None

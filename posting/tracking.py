@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from devices.models import Device
+from posting import statements
 from posting.claiming import open_attempt
 from posting.models import Attempt, InvalidTransition, Job, JobStatus, Outcome
 from posting.outcomes import record_failure, record_success
@@ -41,12 +43,24 @@ def update_job_status(
     if status not in (JobStatus.SUCCESS, JobStatus.FAILED):
         raise ValueError(f"status must be 'success' or 'failed', not {status!r}")
     with transaction.atomic():
-        job = Job.objects.select_related("account__device").get(job_id=job_id)
+        job = _job_named(job_id)
         attempt = _attempt_to_settle(job, _resolve_device(device, job), lease_token, now)
         if status == JobStatus.SUCCESS:
             return record_success(attempt, now, Outcome(True, rule="reported success"))
         failure = _failure(error, error_category, error_type)
         return record_failure(attempt, failure, now, retry_delay_minutes=retry_delay_minutes)
+
+
+def _job_named(job_id: str) -> Job:
+    """The job with its account and the account's device, by a query compiled once."""
+    found = statements.read(_job_with_device, str(job_id))
+    if not found:
+        raise Job.DoesNotExist("Job matching query does not exist.")
+    return found[0]
+
+
+def _job_with_device(job_id: str) -> QuerySet:
+    return Job.objects.select_related("account__device").filter(job_id=job_id)
 
 
 def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> Attempt:
@@ -61,7 +75,8 @@ def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> 
         return running
     if job.status != JobStatus.PENDING:
         raise InvalidTransition(f"job {job.job_id} is {job.status}; only pending or running jobs")
-    attempt = open_attempt(job, device, now=now)
+    # In update_job_status's transaction, without a savepoint: a refused claim rolls it back.
+    attempt = open_attempt(job, device, now=now, savepoint=False)
     if attempt is None:
         raise InvalidTransition(f"job {job.job_id} could not be claimed on {device}")
     return attempt

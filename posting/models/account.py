@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from posting import statements
 from posting.models.choices import AccountStatus, Platform
 
 
@@ -119,11 +120,13 @@ class Account(models.Model):
         """Count a published post toward pacing."""
         today = self.local_now(now).date()
         same_day = self.posts_day == today
-        Account.objects.filter(pk=self.pk).update(
-            last_posted_at=now,
-            posts_day=today,
-            posts_on_day=(self.posts_on_day + 1) if same_day else 1,
-        )
+        values = {
+            "last_posted_at": now,
+            "posts_day": today,
+            "posts_on_day": (self.posts_on_day + 1) if same_day else 1,
+        }
+        # Once per published post: the statement is written once (posting.statements).
+        statements.update(Account, values, "id = %s", [self.pk])
 
     # --- holds -----------------------------------------------------------------------------
 

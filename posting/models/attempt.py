@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from django.db import connection, models, transaction
 from django.db.models import Q
 
+from posting import statements
 from posting.models.choices import AttemptOutcome, ErrorCategory, ErrorType
-from posting.models.hourly_outcomes import HourlyOutcome
+from posting.models.hourly_outcomes import HourlyOutcome, counting
 from posting.models.pass_failures import FAILED_OUTCOMES, PassFailure
 
 # The files an attempt may keep as evidence: each is a FileField of Attempt.
@@ -171,14 +172,35 @@ class Attempt(models.Model):
         if outcome.log is not None:
             fields["log"] = outcome.log
         with transaction.atomic(savepoint=False):
-            if Attempt.objects.holding(self.lease_token).update(**fields) != 1:
+            if not _finish_counted(self.lease_token, fields, ended, now):
                 return False
             for name, value in fields.items():
                 setattr(self, name, value)
-            HourlyOutcome.objects.count_finished(ended, now)
             if ended in FAILED_OUTCOMES:
                 PassFailure.objects.count_failure(self)
         return True
+
+
+def _finish_counted(token: uuid.UUID, fields: dict, ended: str, now: datetime) -> bool:
+    """The attempt's UPDATE, if this token still owns it, and its count in its hour; whether
+    it was updated. Written once (posting.statements). On PostgreSQL one statement, the count
+    inserted from the UPDATE's RETURNING (nothing counted when nothing was updated): a round
+    trip less on every job."""
+    (lease,) = statements.prepared(Attempt, {"lease_token": token})
+    holding, params = "lease_token = %s AND outcome = %s", [lease, AttemptOutcome.RUNNING]
+    if not statements.merges_writes():
+        if statements.update(Attempt, fields, holding, params) != 1:
+            return False
+        HourlyOutcome.objects.count_finished(ended, now)
+        return True
+    update_sql, update_params = statements.update_statement(Attempt, fields, holding, params)
+    count_sql, count_params = counting(ended, now, rows_of="finished")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH finished AS ({update_sql} RETURNING 1) {count_sql}",
+            [*update_params, *count_params],
+        )
+        return cursor.rowcount == 1
 
 
 def _mark_checkpoint(token: uuid.UUID, now: datetime) -> int:

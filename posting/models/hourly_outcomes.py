@@ -22,18 +22,26 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def counting(outcome: str, finished_at: datetime, rows_of: str = "") -> tuple[str, list]:
+    """The upsert that counts a finished attempt in its hour, and its parameters. `rows_of`:
+    the name of a WITH query it counts one per row of (the attempt's own UPDATE, on
+    PostgreSQL), instead of one row of VALUES."""
+    table = connection.ops.quote_name(HourlyOutcome._meta.db_table)
+    rows = f"SELECT %s, %s, 1 FROM {rows_of}" if rows_of else "VALUES (%s, %s, 1)"
+    sql = (
+        f"INSERT INTO {table} (hour, outcome, attempts) {rows} "
+        f"ON CONFLICT (hour, outcome) DO UPDATE SET attempts = {table}.attempts + 1"
+    )
+    return sql, [connection.ops.adapt_datetimefield_value(hour_of(finished_at)), outcome]
+
+
 class HourlyOutcomeQuerySet(models.QuerySet):
     def count_finished(self, outcome: str, finished_at: datetime) -> None:
         """Count one attempt that just finished as `outcome`. One upsert: attempts finishing
         at once on PostgreSQL both add, neither trips over the other's insert."""
-        table = connection.ops.quote_name(HourlyOutcome._meta.db_table)
-        hour = connection.ops.adapt_datetimefield_value(hour_of(finished_at))
+        sql, params = counting(outcome, finished_at)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (hour, outcome, attempts) VALUES (%s, %s, 1) "
-                f"ON CONFLICT (hour, outcome) DO UPDATE SET attempts = {table}.attempts + 1",
-                [hour, outcome],
-            )
+            cursor.execute(sql, params)
 
     def recount(self) -> None:
         """Rebuild every hour's counts from the finished attempts."""

@@ -30,30 +30,24 @@ class PassFailureQuerySet(models.QuerySet):
         """
         from posting.models.attempt import Attempt  # sibling module; avoids an import cycle
 
-        same_before = Attempt.objects.filter(
-            job_id=attempt.job_id,
-            pass_number=attempt.pass_number,
-            error_category=attempt.error_category,
-            error_type=attempt.error_type,
-            outcome__in=FAILED_OUTCOMES,
-            number__lt=attempt.number,
-        ).exists()
-        key = (attempt.pass_number, attempt.error_category, attempt.error_type)
-        self._add(*key, attempts=1, jobs=0 if same_before else 1)
-
-    def _add(
-        self, pass_number: int, category: str, error_type: str, *, attempts: int, jobs: int
-    ) -> None:
-        table = connection.ops.quote_name(PassFailure._meta.db_table)
+        q = connection.ops.quote_name
+        table, attempts = q(PassFailure._meta.db_table), q(Attempt._meta.db_table)
+        # Whether the job failed this way earlier in the pass is asked inside the upsert: one
+        # statement per failed attempt, not a read and then a write.
+        sql = (
+            f"INSERT INTO {table} (pass_number, error_category, error_type, attempts, jobs) "
+            "SELECT %s, %s, %s, 1, CASE WHEN EXISTS (SELECT 1 FROM "
+            f"{attempts} b WHERE b.job_id = %s AND b.pass_number = %s AND b.error_category = %s "
+            "AND b.error_type = %s AND b.outcome IN (%s, %s) AND b.number < %s) THEN 0 ELSE 1 END "
+            # WHERE true: SQLite reads an upsert's ON after a bare SELECT as a join's.
+            "WHERE true ON CONFLICT (pass_number, error_category, error_type) DO UPDATE SET "
+            f"attempts = {table}.attempts + excluded.attempts, "
+            f"jobs = {table}.jobs + excluded.jobs"
+        )
+        key = [attempt.pass_number, attempt.error_category, attempt.error_type]
+        same = [attempt.job_id, *key, *FAILED_OUTCOMES, attempt.number]
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (pass_number, error_category, error_type, attempts, jobs) "
-                "VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (pass_number, error_category, error_type) DO UPDATE SET "
-                f"attempts = {table}.attempts + excluded.attempts, "
-                f"jobs = {table}.jobs + excluded.jobs",
-                [pass_number, category, error_type, attempts, jobs],
-            )
+            cursor.execute(sql, [*key, *same])
 
     def recount(self, pass_numbers=None) -> None:
         """Rebuild the counters of these passes (all when None) from their attempts."""

@@ -1,0 +1,193 @@
+"""The runner's per-job statements, written out once per process instead of built by the ORM.
+
+Every job takes the same few reads, UPDATEs and one INSERT; building each through the ORM
+(filters, expressions, the compiler) cost more CPU than the database spent running it. Here
+each statement's SQL is cached, and only its values change. Written values go through the
+fields' own `get_db_prep_save`, as the ORM's would (plain values only, no expressions); a read
+is the ORM's own query, compiled once, its rows turned into instances as the ORM does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+from django.db import connection, models
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
+
+
+@functools.lru_cache(maxsize=128)
+def _update_sql(
+    model: type[models.Model],
+    columns: tuple[str, ...],
+    increments: tuple[str, ...],
+    where: str,
+    vendor: str,
+) -> str:
+    q = connection.ops.quote_name
+    column = [q(model._meta.get_field(name).column) for name in (*columns, *increments)]
+    sets = [f"{c} = %s" for c in column[: len(columns)]]
+    sets += [f"{c} = {c} + 1" for c in column[len(columns) :]]
+    return f"UPDATE {q(model._meta.db_table)} SET {', '.join(sets)} WHERE {where}"
+
+
+def prepared(model: type[models.Model], values: Mapping[str, object]) -> list:
+    """The values (by field name) as the database takes them, through each field's own
+    preparation."""
+    out = []
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        if isinstance(value, models.Model):  # a related instance: its key, as the ORM writes
+            value = value.prepare_database_save(field)
+        out.append(field.get_db_prep_save(value, connection))
+    return out
+
+
+def update(
+    model: type[models.Model],
+    values: Mapping[str, object],
+    where: str,
+    params: Sequence,
+    *,
+    increments: tuple[str, ...] = (),
+) -> int:
+    """`UPDATE model SET values (and each of `increments` to itself + 1) WHERE where`; the row
+    count. `where` is SQL on the table's own columns with %s placeholders for `params`
+    (already in the database's form)."""
+    sql, all_params = update_statement(model, values, where, params, increments=increments)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, all_params)
+        return cursor.rowcount
+
+
+def update_statement(
+    model: type[models.Model],
+    values: Mapping[str, object],
+    where: str,
+    params: Sequence,
+    *,
+    increments: tuple[str, ...] = (),
+) -> tuple[str, list]:
+    """`update`'s SQL and parameters, for a caller that sends it inside a larger statement."""
+    sql = _update_sql(model, tuple(values), increments, where, connection.vendor)
+    return sql, [*prepared(model, values), *params]
+
+
+def merges_writes() -> bool:
+    """Whether one statement may chain writes (an UPDATE's RETURNING feeding another write in
+    a WITH query): PostgreSQL. Where each write is its own statement, a round trip costs
+    nothing (SQLite runs in the process)."""
+    return connection.vendor == "postgresql"
+
+
+def update_returning(
+    model: type[models.Model],
+    values: Mapping[str, object],
+    where: str,
+    params: Sequence,
+    returning: tuple[str, ...],
+    *,
+    increments: tuple[str, ...] = (),
+) -> tuple | None:
+    """`update` of at most one row that also returns these columns as it left them (None: no
+    row updated). Needs UPDATE ... RETURNING (see `supports_returning`)."""
+    sql = _update_sql(model, tuple(values), increments, where, connection.vendor)
+    sql += " RETURNING " + ", ".join(connection.ops.quote_name(c) for c in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*prepared(model, values), *params])
+        return cursor.fetchone()
+
+
+def supports_returning() -> bool:
+    """UPDATE ... RETURNING: SQLite 3.35+ and PostgreSQL (what INSERT ... RETURNING needs too)."""
+    return connection.features.can_return_columns_from_insert
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple]:
+    q = connection.ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(q(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES ({marks})"
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {q(model._meta.pk.column)}"
+    return sql, fields
+
+
+def insert(instance: models.Model) -> models.Model:
+    """Insert a new instance as `save()` would (each field's pre_save, then its preparation),
+    by a statement written once; the instance gets its primary key."""
+    sql, fields = _insert_sql(type(instance), connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_columns_from_insert:
+            instance.pk = cursor.fetchone()[0]
+        else:
+            instance.pk = cursor.lastrowid
+    instance._state.adding, instance._state.db = False, connection.alias
+    return instance
+
+
+class _ReadPlan(NamedTuple):
+    """A query compiled once: its SQL and constant parameters, where the one varying value
+    goes, and how rows become instances (converters, fields, select_related populators)."""
+
+    model: type[models.Model]
+    sql: str
+    params: tuple
+    at: int
+    converters: tuple
+    init_list: tuple[str, ...]
+    span: slice
+    populators: tuple
+
+
+# Stand-ins for the varying value while the query is compiled (found again among its params).
+_MARKS = {int: -918_273_645, str: "\x00posting.statements\x00"}
+
+
+@functools.lru_cache(maxsize=32)
+def _read_plan(build: Callable[[object], QuerySet], kind: type, vendor: str) -> _ReadPlan:
+    compiler = build(_MARKS[kind]).query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    (at,) = [n for n, p in enumerate(params) if p == _MARKS[kind]]
+    select = compiler.select
+    converters = compiler.get_converters([s[0] for s in select[: compiler.col_count]])
+    fields = compiler.klass_info["select_fields"]
+    span = slice(fields[0], fields[-1] + 1)
+    return _ReadPlan(
+        compiler.klass_info["model"],
+        sql,
+        tuple(params),
+        at,
+        tuple(converters.items()),
+        tuple(f[0].target.attname for f in select[span]),
+        span,
+        tuple(get_related_populators(compiler.klass_info, select, connection.alias)),
+    )
+
+
+def read(build: Callable[[object], QuerySet], value: int | str) -> list[models.Model]:
+    """The instances `build(value)` would give (with its select_related), by its SQL compiled
+    once per `build`: a module-level function of the one value that varies."""
+    plan = _read_plan(build, type(value), connection.vendor)
+    params = list(plan.params)
+    params[plan.at] = value
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        row = list(row)
+        for position, (convert, expression) in plan.converters:
+            for converter in convert:
+                row[position] = converter(row[position], expression, connection)
+        instance = plan.model.from_db(connection.alias, plan.init_list, row[plan.span])
+        for populator in plan.populators:
+            populator.populate(row, instance)
+        found.append(instance)
+    return found
