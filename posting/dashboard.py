@@ -24,6 +24,7 @@ from posting.models import (
     Job,
     JobStatus,
     Pass,
+    PassEntry,
     PassFailure,
 )
 from posting.models.hourly_outcomes import hour_of
@@ -259,9 +260,9 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
             .values_list("finished_at", flat=True)
             .first()
         )
-        if finished is None:  # not yet stamped by the sweep: its last job's end
-            finished = Job.objects.filter(pass_number=current["number"]).aggregate(
-                last=Max("completed_at")
+        if finished is None:  # not yet stamped (for a moment, or a sweep): its last job's end
+            finished = PassEntry.objects.filter(pass_number=current["number"]).aggregate(
+                last=Max("ended_at")
             )["last"]
         return {
             "state": "done",

@@ -151,9 +151,6 @@ class Job(models.Model):
                 fields=["pass_number", "status", "error_category", "error_type"],
                 name="posting_job_pass_status",
             ),
-            # the dashboard's end of a finished pass not yet stamped by the sweep: its last job's
-            # completion, one seek instead of reading every job of the pass
-            models.Index(fields=["pass_number", "completed_at"], name="posting_job_pass_completed"),
             models.Index(fields=["error_category", "error_type"], name="posting_job_category_type"),
             # the job list filtered by status and category (the dashboard's failed segments),
             # in the list's id order: without it SQLite sorts every matching job for a page
