@@ -1,0 +1,47 @@
+"""import_jobs on PostgreSQL, where the import's lookups take their PostgreSQL-only form."""
+
+import pytest
+from django.db import connection
+
+from fleetlab.processes import Fleet
+from posting.csv_import import _one_of
+
+HEADER = "job_id,account,video_path,caption\n"
+
+
+def test_on_postgresql_existing_and_repeated_ids_are_found_across_batches(tmp_path, scaleout_env):
+    fleet = Fleet(tmp_path, **scaleout_env)
+    fleet.manage("migrate", "-v0")
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + "".join(f"J{n},@a,{n}.mp4,x\n" for n in range(2100)))
+    fleet.manage("import_jobs", str(first))
+    # J5 exists (its caption differs), J9 is new and repeated two batches later.
+    second = tmp_path / "second.csv"
+    filler = "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(4100))
+    second.write_text(
+        HEADER + "J5,@a,5.mp4,changed\nJ9000,@a,a.mp4,x\n" + filler + "J9000,@a,b.mp4,x\n"
+    )
+    refused = fleet.manage("import_jobs", str(second), check=False)
+    assert refused.returncode != 0
+    report = refused.stdout + refused.stderr
+    assert "line 2, column caption: differs from the stored job" in report
+    assert "line 4104, column job_id: 'J9000' already on line 3" in report
+    counted = fleet.manage(
+        "shell", "-c", "from posting.models import Job; print(Job.objects.count())"
+    )
+    assert counted.stdout.splitlines()[-1] == "2100"
+
+
+@pytest.mark.parametrize(
+    ("values", "form"),
+    [
+        (["J1", "J2"], "= ANY(string_to_array(%s, %s))"),
+        (["J1", "a\x1fb"], "= ANY(%s)"),  # would split into three
+        ([""], "= ANY(%s)"),  # an empty text splits into no value at all
+    ],
+)
+def test_ids_travel_as_one_text_unless_it_would_split_differently(monkeypatch, values, form):
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    sql, params = _one_of(values)
+    assert sql == form
+    assert params == (["\x1f".join(values), "\x1f"] if "string_to_array" in form else [values])
