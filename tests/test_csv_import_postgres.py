@@ -45,3 +45,32 @@ def test_ids_travel_as_one_text_unless_it_would_split_differently(monkeypatch, v
     sql, params = _one_of(values)
     assert sql == form
     assert params == (["\x1f".join(values), "\x1f"] if "string_to_array" in form else [values])
+
+
+RECORDED_JOBS = (
+    "from django.db import connection\n"
+    "with connection.cursor() as cursor:\n"
+    "    cursor.execute(\"SELECT reltuples FROM pg_class WHERE relname = 'posting_job'\")\n"
+    "    print(int(cursor.fetchone()[0]))\n"
+)
+
+
+def test_an_import_into_a_job_table_analysed_while_empty_analyses_it_again(tmp_path, scaleout_env):
+    # Statistics of an emptied table made the commit's key checks read a whole index per row.
+    fleet = Fleet(tmp_path, **scaleout_env)
+    fleet.manage("migrate", "-v0")
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + "".join(f"J{n},@a,{n}.mp4,x\n" for n in range(100)))
+    fleet.manage("import_jobs", str(first))
+    emptied = (
+        "from django.db import connection\n"
+        "from posting.models import Job, PassEntry\n"
+        "PassEntry.objects.all().delete(); Job.objects.all().delete()\n"
+        "connection.cursor().execute('ANALYZE posting_job')\n"
+    )
+    fleet.manage("shell", "-c", emptied)
+    assert fleet.manage("shell", "-c", RECORDED_JOBS).stdout.splitlines()[-1] == "0"
+    second = tmp_path / "second.csv"
+    second.write_text(HEADER + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(300)))
+    fleet.manage("import_jobs", str(second))
+    assert fleet.manage("shell", "-c", RECORDED_JOBS).stdout.splitlines()[-1] == "300"
