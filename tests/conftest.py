@@ -45,11 +45,13 @@ def require_component(reason: str | None) -> None:
 
 
 # Fixtures that start an external component, and the marker each one's tests carry, so
-# `-m "not appium"` or `-m "not browser"` leaves them out.
+# `-m "not appium"`, `-m "not browser"` or `-m "not processes"` leaves them out.
 COMPONENT_MARKERS = {
     "appium_server": "appium",
     "own_appium_server": "appium",
     "browser": "browser",
+    # PostgreSQL and Redis servers, driven through manage.py processes
+    "scaleout_servers": "processes",
 }
 
 
