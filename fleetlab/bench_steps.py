@@ -227,6 +227,9 @@ def requeue(size: str) -> dict:
 
     size = int(size)
     _failed_jobs(size)
+    # As the admin step does: the setup's bulk writes folded back (SQLite's log checkpointed,
+    # PostgreSQL vacuumed), or the requeue's commit would pay for checkpointing them.
+    _settle_bulk_writes()
     table = connection.ops.quote_name(Job._meta.db_table)
     try:
         with transaction.atomic():
