@@ -9,12 +9,18 @@ from posting.csv_import import _one_of
 HEADER = "job_id,account,video_path,caption\n"
 
 
-def test_on_postgresql_existing_and_repeated_ids_are_found_across_batches(tmp_path, scaleout_env):
-    fleet = Fleet(tmp_path, **scaleout_env)
+def fleet_with_jobs(tmp_path, env: dict, count: int) -> Fleet:
+    """A migrated fleet on PostgreSQL with jobs J0..J<count - 1> imported."""
+    fleet = Fleet(tmp_path, **env)
     fleet.manage("migrate", "-v0")
     first = tmp_path / "first.csv"
-    first.write_text(HEADER + "".join(f"J{n},@a,{n}.mp4,x\n" for n in range(2100)))
+    first.write_text(HEADER + "".join(f"J{n},@a,{n}.mp4,x\n" for n in range(count)))
     fleet.manage("import_jobs", str(first))
+    return fleet
+
+
+def test_on_postgresql_existing_and_repeated_ids_are_found_across_batches(tmp_path, scaleout_env):
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 2100)
     # J5 exists (its caption differs), J9 is new and repeated two batches later.
     second = tmp_path / "second.csv"
     filler = "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(4100))
@@ -57,11 +63,7 @@ RECORDED_JOBS = (
 
 def test_an_import_into_a_job_table_analysed_while_empty_analyses_it_again(tmp_path, scaleout_env):
     # Statistics of an emptied table made the commit's key checks read a whole index per row.
-    fleet = Fleet(tmp_path, **scaleout_env)
-    fleet.manage("migrate", "-v0")
-    first = tmp_path / "first.csv"
-    first.write_text(HEADER + "".join(f"J{n},@a,{n}.mp4,x\n" for n in range(100)))
-    fleet.manage("import_jobs", str(first))
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 100)
     emptied = (
         "from django.db import connection\n"
         "from posting.models import Job, PassEntry\n"
