@@ -152,8 +152,3 @@ def eligible_row(device_pk: int, account_ids: list[int], now: datetime) -> tuple
     subquery = _subquery(len(account_ids))
     sql = f"SELECT {', '.join(RETURNED)} FROM {q(Job._meta.db_table)} WHERE id = ({subquery})"
     return _execute(sql, _values(device_pk, now), account_ids)
-
-
-def supports_returning() -> bool:
-    """UPDATE ... RETURNING: SQLite 3.35+ and PostgreSQL (what INSERT ... RETURNING needs too)."""
-    return connection.features.can_return_columns_from_insert

@@ -143,7 +143,7 @@ def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | No
     `token`, by one conditional UPDATE (posting.claim_statement); None when no job is eligible
     or a concurrent claimer won. The job carries the columns the attempt needs (others load
     on access)."""
-    if claim_statement.supports_returning():
+    if statements.supports_returning():
         row = claim_statement.claim_returning(device.pk, account_ids, token, now, CLAIM.target)
     else:
         row = claim_statement.eligible_row(device.pk, account_ids, now)

@@ -93,10 +93,10 @@ def update_returning(
 ) -> tuple | None:
     """`update` of at most one row that also returns these columns as it left them (None: no
     row updated). Needs UPDATE ... RETURNING (see `supports_returning`)."""
-    sql = _update_sql(model, tuple(values), increments, where, connection.vendor)
+    sql, all_params = update_statement(model, values, where, params, increments=increments)
     sql += " RETURNING " + ", ".join(connection.ops.quote_name(c) for c in returning)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*prepared(model, values), *params])
+        cursor.execute(sql, all_params)
         return cursor.fetchone()
 
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from posting import claim_statement
+from posting import statements
 from posting.claiming import claim_next_job
 from posting.models import Attempt, JobStatus
 from tests.factories import make_account, make_device, make_job, refreshed
@@ -61,7 +61,7 @@ def test_the_claimed_job_carries_what_its_attempt_needs():
 
 
 def test_without_update_returning_the_claim_reads_the_job_then_claims_it_by_row_count(monkeypatch):
-    monkeypatch.setattr(claim_statement, "supports_returning", lambda: False)
+    monkeypatch.setattr(statements, "supports_returning", lambda: False)
     device = make_device()
     account = make_account(device=device)
     make_job("J-1", account=account, priority=1)
