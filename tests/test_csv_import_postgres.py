@@ -1,7 +1,11 @@
 """import_jobs on PostgreSQL, where the import's lookups take their PostgreSQL-only form."""
 
+from unittest.mock import patch
+
 import pytest
 from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetlab.processes import Fleet
 from posting.csv_import import _one_of
@@ -76,3 +80,16 @@ def test_an_import_into_a_job_table_analysed_while_empty_analyses_it_again(tmp_p
     second.write_text(HEADER + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(300)))
     fleet.manage("import_jobs", str(second))
     assert fleet.manage("shell", "-c", RECORDED_JOBS).stdout.splitlines()[-1] == "300"
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.text(max_size=12), min_size=1, max_size=8))
+def test_any_ids_travel_so_the_server_gets_exactly_them(values):
+    # What the server's string_to_array does with the text: split on the separator.
+    with patch.object(connection, "vendor", "postgresql"):
+        sql, params = _one_of(values)
+    if "string_to_array" in sql:
+        joined, separator = params
+        assert joined.split(separator) == values
+    else:
+        assert params == [values]
