@@ -32,9 +32,10 @@ class NewJobRows:
         # they are.
         sqlite = connection.vendor != "postgresql"
         self._adapt = connection.ops.adapt_datetimefield_value if sqlite else None
-        self._moments = [
+        self._moments = {
             i for i, f in enumerate(self.fields) if isinstance(f, models.DateTimeField)
-        ]
+        }
+        self._layouts: dict[tuple[str, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         if self._adapt:
             for i in self._moments:
                 defaults[self.fields[i].attname] = self._adapt(defaults[self.fields[i].attname])
@@ -44,17 +45,27 @@ class NewJobRows:
         """One job's values: `parts` (attname to value) laid over the defaults; a job without
         a pass number of its own enters the current pass."""
         values = self._template.copy()
-        position = self._position
         for part in parts:
-            for name, value in part.items():
-                values[position[name]] = value
-        if not values[self._pass_at]:
-            values[self._pass_at] = self._current_pass
-        if self._adapt:
-            for i in self._moments:
+            positions, moments = self._layout(tuple(part))
+            for i, value in zip(positions, part.values(), strict=True):
+                values[i] = value
+            for i in moments:
                 if isinstance(values[i], datetime):
                     values[i] = self._adapt(values[i])
+        if not values[self._pass_at]:
+            values[self._pass_at] = self._current_pass
         return values
+
+    def _layout(self, names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Where each of these attnames goes, and which of those positions hold datetimes the
+        database needs adapted. A file's rows share a handful of key sets, so each is worked
+        out once: per row and per field, this was a tenth of a 100,000-row import."""
+        layout = self._layouts.get(names)
+        if layout is None:
+            positions = tuple(self._position[name] for name in names)
+            moments = tuple(i for i in positions if i in self._moments) if self._adapt else ()
+            layout = self._layouts[names] = (positions, moments)
+        return layout
 
     def pass_number(self, row: list) -> int:
         return row[self._pass_at]
