@@ -85,8 +85,8 @@ def import_jobs(
     """Import the CSV at `path` ('-' is standard input). Raises ImportRefused, writing nothing."""
     with open_csv_source(str(path)) as source:
         importer = JobImporter(update=update, progress=progress)
+        source = _rereadable(source)
         if check_files:
-            source = _rereadable(source)
             importer.check_files(source)
             source.seek(0)
         try:
@@ -116,12 +116,20 @@ class SeenJobIds:
 
     Kept in a temporary table of the import's transaction rather than in a dict, so the
     import's memory does not grow with the file (a dict of 100,000 ids is about 10 MB).
+
+    On SQLite the jobs the import adds need no row here: the import holds the database's one
+    write lock from its first insert to its commit, so the jobs numbered from its first added
+    job on are exactly the ones it added (their ids the job table's unique index finds). Only
+    rows of jobs stored before the import are kept, which a fresh file has none of.
     """
 
     TABLE = "posting_import_seen_job_ids"
 
     def __init__(self) -> None:
         self.count = 0
+        self.kept = 0
+        self.added_from: int | None = None
+        self.keeps_added = connection.vendor != "sqlite"
         with connection.cursor() as cursor:
             # On SQLite a table keyed by its text primary key alone is one b-tree instead of
             # a rowid table plus an index: half the writes per id.
@@ -134,21 +142,38 @@ class SeenJobIds:
             cursor.execute(f"DELETE FROM {self.TABLE}")
 
     def lines_of(self, job_ids: list[str]) -> dict[str, int]:
-        """The line each of these ids was first read on, for those read before."""
-        if not job_ids:
+        """The line each of these ids was first read on, for those read before (on SQLite,
+        those of jobs stored before the import: `added_here` answers for the others)."""
+        if not job_ids or not self.kept:
             return {}
         one_of, params = _one_of(job_ids)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT job_id, line FROM {self.TABLE} WHERE job_id {one_of}", params)
             return dict(cursor.fetchall())
 
-    def add(self, rows: list[tuple[str, int, bool]]) -> None:
-        """Record (job id, line, whether the import adds the job) of rows read."""
-        write_rows(self.TABLE, ["job_id", "line", "added"], rows)
+    def add(self, rows: list[tuple[str, int, bool]], *, written: bool) -> None:
+        """Record (job id, line, whether the import adds the job) of rows read; `written`:
+        whether their new jobs are written (after a problem, the import only reads on)."""
+        kept = rows if self.keeps_added or not written else [row for row in rows if not row[2]]
+        if kept:
+            write_rows(self.TABLE, ["job_id", "line", "added"], kept)
+        self.kept += len(kept)
         self.count += len(rows)
+
+    def note_first_added(self, job_id: str) -> None:
+        """Called once the import's first new job is written."""
+        if self.keeps_added or self.added_from is not None:
+            return
+        self.added_from = Job.objects.values_list("pk", flat=True).get(job_id=job_id)
+
+    def added_here(self, job: Job) -> bool:
+        """Whether this stored job is one the import added from an earlier line (SQLite)."""
+        return self.added_from is not None and job.pk >= self.added_from
 
     def added_jobs(self) -> QuerySet:
         """The jobs the import added (one subquery, however many)."""
+        if not self.keeps_added:
+            return Job.objects.filter(pk__gte=self.added_from)
         return Job.objects.filter(
             job_id__in=RawSQL(f"SELECT job_id FROM {self.TABLE} WHERE added", [])
         )
@@ -196,7 +221,7 @@ class JobImporter:
                 raw = {c: unescape_cell(v) for c, v in zip(columns, cells, strict=True)}
             else:
                 raw = dict(zip(columns, cells, strict=True))
-            row = parser.parse(line, raw)
+            row = parser.parse(line, raw, text)
             yield from parser.problems
             if row is not None and not parser.problems:
                 yield row
@@ -218,14 +243,18 @@ class JobImporter:
     # --- the pass ----------------------------------------------------------------------------
 
     def run(self, source: BinaryIO) -> None:
-        """Check and write every row; stops writing at the first problem, reads on."""
+        """Check and write every row; stops writing at the first problem, reads on.
+
+        `source` is read again only to place a repeated job id's first line (SQLite)."""
         self._ensure_first_pass()
         seen = SeenJobIds()
         account_devices: dict[str, tuple[str, int]] = {}
         account_platforms: dict[str, tuple[str, int]] = {}
+        repeats: dict[str, list[int]] = {}
         for batch in _batched(self.rows(source), BATCH):
             rows = [item for item in batch if isinstance(item, Row)]
             earlier = seen.lines_of([row.values["job_id"] for row in rows])
+            existing = self._existing_jobs(rows)
             first_rows = []
             for item in batch:
                 if isinstance(item, Problem):
@@ -239,6 +268,9 @@ class JobImporter:
                         )
                     )
                     continue
+                if job_id in existing and seen.added_here(existing[job_id]):
+                    self._report_repeat(item, repeats)
+                    continue
                 earlier[job_id] = item.line
                 first_rows.append(item)
                 if item.device:
@@ -247,15 +279,42 @@ class JobImporter:
                     self._check_one_per_account(item, "platform", account_platforms)
             if self.progress is not None:
                 self.progress.update(len(first_rows))
-            self._check_and_write(first_rows, seen)
+            self._check_and_write(first_rows, existing, seen)
         self.summary.rows = seen.count
+        if repeats:
+            self._place_repeats(source, repeats)
         if not self.problem_count:
             _refresh_stale_job_statistics(self.summary.created)
             # Once for the whole file: the ORM's IN lookup of each batch's 2,000 ids cost more
             # than the insert it feeds.
-            open_pass_entries(seen.added_jobs(), EntryReason.IMPORT, timezone.now())
+            if self.summary.created:
+                open_pass_entries(seen.added_jobs(), EntryReason.IMPORT, timezone.now())
         seen.drop()
         wake_devices(self.woken)
+
+    def _report_repeat(self, row: Row, repeats: dict[str, list[int]]) -> None:
+        """A job id an earlier batch added: its first line is filled in by `_place_repeats`."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            job_id = row.values["job_id"]
+            repeats.setdefault(job_id, []).append(len(self.problems))
+            self.problems.append(Problem(row.line, "job_id", f"{job_id!r} is on an earlier line"))
+
+    def _place_repeats(self, source: BinaryIO, repeats: dict[str, list[int]]) -> None:
+        """Read the file again for the first line of each repeated job id (the import is
+        refused: only a refused file is read twice)."""
+        first: dict[str, int] = {}
+        source.seek(0)
+        for item in self.rows(source):
+            if isinstance(item, Row) and item.values["job_id"] in repeats:
+                first.setdefault(item.values["job_id"], item.line)
+                if len(first) == len(repeats):
+                    break
+        for job_id, indexes in repeats.items():
+            for index in indexes:
+                line = self.problems[index].line
+                message = f"{job_id!r} already on line {first[job_id]}"
+                self.problems[index] = Problem(line, "job_id", message)
 
     def raise_problems(self) -> None:
         if self.problem_count:
@@ -277,9 +336,7 @@ class JobImporter:
             message = f"account {row.account!r} is given {column} {first[0]!r} on line {first[1]}"
             self._report(Problem(row.line, column, message))
 
-    def _check_and_write(self, rows: list[Row], seen: SeenJobIds) -> None:
-        existing = self._existing_jobs(rows)
-        seen.add([(r.values["job_id"], r.line, r.values["job_id"] not in existing) for r in rows])
+    def _check_and_write(self, rows: list[Row], existing: dict[str, Job], seen: SeenJobIds) -> None:
         accounts = self._existing_accounts(rows)
         new_rows, changed = [], []
         for row in rows:
@@ -292,12 +349,19 @@ class JobImporter:
             elif self._check_existing(row, job):
                 changed.append(job)
         self.summary.created += len(new_rows)
-        if self.problem_count:
+        written = not self.problem_count
+        seen.add(
+            [(r.values["job_id"], r.line, r.values["job_id"] not in existing) for r in rows],
+            written=written,
+        )
+        if not written:
             return  # nothing more is written: the transaction will be rolled back
         accounts = self._bind_accounts(rows, accounts)
         new_jobs = self._new_jobs(new_rows, accounts)
         self._ensure_pass_numbers({self.new_job_rows.pass_number(job) for job in new_jobs})
         self.new_job_rows.write(new_jobs)
+        if new_rows:
+            seen.note_first_added(new_rows[0].values["job_id"])
         for job in changed:
             job.updated_at = timezone.now()
         Job.objects.bulk_update(changed, CONTENT_FIELDS + ["updated_at"], batch_size=500)
