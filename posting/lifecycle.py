@@ -173,22 +173,85 @@ def end_run(
     fields.setdefault("updated_at", now)
     ended = _end_held_run(attempt, transition, fields, unless_cancel_requested)
     if transition.target in ENDED_IN_PASS:
-        entry = {
-            "outcome": transition.target,
-            "error_category": fields.get("error_category", ""),
-            "error_type": fields.get("error_type", ""),
-            "ended_at": now,
-        }
-        updated = _with_pass_entry(ended, attempt.job_id, entry)
+        updated = _with_pass_entry(ended, attempt.job_id, _entry(transition, fields, now))
     else:
         updated = _execute(*ended)
     if updated != 1:
-        held = Job.objects.filter(
-            pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
+        _refuse(attempt, transition, unless_cancel_requested)
+
+
+def end_run_with(
+    attempt,
+    target: str,
+    now: datetime,
+    finishing: tuple[str, list],
+    *,
+    then: tuple[tuple[str, list], ...] = (),
+    unless_cancel_requested: bool = False,
+    **fields,
+) -> bool:
+    """end_run in one statement with the attempt's own end and the writes that follow the
+    job's, on PostgreSQL (statements.merges_writes): two round trips fewer on every job.
+
+    `finishing`: WITH queries ending the attempt, one named `finished` (Attempt.finishing);
+    the job's UPDATE runs only if it updated the attempt. `then`: UPDATEs (SQL ending in its
+    WHERE clause, and parameters) that run only if the job's UPDATE did. False when the
+    attempt was not updated (its lease was taken over): nothing was written. Refused as
+    end_run when the attempt was updated and the job was not (the caller's transaction then
+    rolls back the attempt's end).
+    """
+    transition = FAIL_WITH_RETRY if target == P else ENDING_A_RUN[target]
+    fields.setdefault("updated_at", now)
+    job_sql, job_params = _end_held_run(attempt, transition, fields, unless_cancel_requested)
+    finishing_sql, finishing_params = finishing
+    queries = [
+        finishing_sql,
+        f"ended AS ({job_sql} AND EXISTS (SELECT 1 FROM finished) RETURNING pass_number)",
+    ]
+    params = [*finishing_params, *job_params]
+    if transition.target in ENDED_IN_PASS:
+        where = "job_id = %s AND pass_number = (SELECT pass_number FROM ended)"
+        entry = _entry(transition, fields, now)
+        entry_sql, entry_params = statements.update_statement(
+            PassEntry, entry, where, [attempt.job_id]
         )
-        if unless_cancel_requested and held.filter(cancel_requested=True).exists():
-            raise CancelRequested(f"job {attempt.job_id} was asked to cancel")
-        raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
+        queries.append(f"entry AS ({entry_sql})")
+        params += entry_params
+    for n, (sql, write_params) in enumerate(then):
+        queries.append(f"then{n} AS ({sql} AND EXISTS (SELECT 1 FROM ended))")
+        params += write_params
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {', '.join(queries)} "
+            "SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM ended)",
+            params,
+        )
+        finished, updated = cursor.fetchone()
+    if finished != 1:
+        return False
+    if updated != 1:
+        _refuse(attempt, transition, unless_cancel_requested)
+    return True
+
+
+def _entry(transition: Transition, fields: dict, now: datetime) -> dict:
+    """How the run ended, for the job's row of its current pass."""
+    return {
+        "outcome": transition.target,
+        "error_category": fields.get("error_category", ""),
+        "error_type": fields.get("error_type", ""),
+        "ended_at": now,
+    }
+
+
+def _refuse(attempt, transition: Transition, unless_cancel_requested: bool) -> None:
+    """Raise why the job's fenced UPDATE changed nothing (read only then)."""
+    held = Job.objects.filter(
+        pk=attempt.job_id, lease_token=attempt.lease_token, status__in=transition.sources
+    )
+    if unless_cancel_requested and held.filter(cancel_requested=True).exists():
+        raise CancelRequested(f"job {attempt.job_id} was asked to cancel")
+    raise FencedWriteRefused(f"job {attempt.job_id} is not held by attempt {attempt.pk}")
 
 
 def _end_held_run(

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.backends import get_backend
-from posting import lifecycle
+from posting import lifecycle, statements
 from posting.attempt_watch import watched
 from posting.breaker import evaluate_after_hold
 from posting.execution import build_request
@@ -104,20 +104,41 @@ def record_success(
     # A savepoint only where the caller recovers from the refusal (settle_report's late cancel).
     with transaction.atomic(savepoint=unless_cancel_requested):
         now = _serialised_now(attempt.device, now)
-        if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
-            return None
-        _update_job(
-            attempt,
-            status=JobStatus.SUCCESS,
-            unless_cancel_requested=unless_cancel_requested,
-            completed_at=now,
-            retry_at=None,
-            error="",
-            error_category=ErrorCategory.NONE,
-            error_type=ErrorType.NONE,
-            post_url=outcome.post_url or job.post_url,
-        )
-        account.record_post(now)
+        job_fields = {
+            "completed_at": now,
+            "retry_at": None,
+            "error": "",
+            "error_category": ErrorCategory.NONE,
+            "error_type": ErrorType.NONE,
+            "post_url": outcome.post_url or job.post_url,
+            "updated_at": now,
+        }
+        if statements.merges_writes():
+            # The attempt's end, the job's and the account's pacing in one statement.
+            sql, params, attempt_fields = attempt.finishing(now=now, outcome=outcome)
+            ended = lifecycle.end_run_with(
+                attempt,
+                JobStatus.SUCCESS,
+                now,
+                (sql, params),
+                then=(account.post_recording(now),),
+                unless_cancel_requested=unless_cancel_requested,
+                **job_fields,
+            )
+            if not ended:
+                return None
+            attempt.finished(attempt_fields)
+        else:
+            if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
+                return None
+            lifecycle.end_run(
+                attempt,
+                JobStatus.SUCCESS,
+                now,
+                unless_cancel_requested=unless_cancel_requested,
+                **job_fields,
+            )
+            account.record_post(now)
         if account.status == AccountStatus.RATE_LIMITED:
             account.release()
         device.record_healthy(now)
