@@ -96,14 +96,20 @@ def _cancelled_late(attempt: Attempt, outcome: Outcome, now: datetime) -> str | 
 
 
 def record_success(
-    attempt: Attempt, now: datetime, outcome: Outcome, *, unless_cancel_requested: bool = False
+    attempt: Attempt,
+    now: datetime,
+    outcome: Outcome,
+    *,
+    unless_cancel_requested: bool = False,
+    device_locked: bool = False,
 ) -> str | None:
     """The post exists. `unless_cancel_requested`: raise lifecycle.CancelRequested, recording
-    nothing, if an operator asked the job to cancel meanwhile."""
+    nothing, if an operator asked the job to cancel meanwhile. `device_locked`: the caller's
+    transaction holds the device's lock already (it opened the attempt)."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
     # A savepoint only where the caller recovers from the refusal (settle_report's late cancel).
     with transaction.atomic(savepoint=unless_cancel_requested):
-        now = _serialised_now(attempt.device, now)
+        now = _serialised_now(attempt.device, now, device_locked)
         job_fields = {
             "completed_at": now,
             "retry_at": None,
@@ -153,8 +159,10 @@ def record_failure(
     *,
     ended: str = AttemptOutcome.FAILED,
     retry_delay_minutes: float | None = None,
+    device_locked: bool = False,
 ) -> str | None:
-    """A failure whose post certainly did not happen: the retry policy decides."""
+    """A failure whose post certainly did not happen: the retry policy decides.
+    `device_locked`: as for record_success."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
     decision = decide_retry(
         failure.category,
@@ -166,7 +174,7 @@ def record_failure(
     )
     status = JobStatus.PENDING if decision.retry else JobStatus.FAILED
     with transaction.atomic(savepoint=False):
-        now = _serialised_now(attempt.device, now)
+        now = _serialised_now(attempt.device, now, device_locked)
         if not attempt.finish(ended=ended, now=now, outcome=failure):
             return None
         _update_job(
@@ -302,10 +310,13 @@ def _cancel_requested(attempt: Attempt) -> bool:
     return Job.objects.filter(pk=attempt.job_id, cancel_requested=True).exists()
 
 
-def _serialised_now(device, now: datetime) -> datetime:
+def _serialised_now(device, now: datetime, locked: bool = False) -> datetime:
     """Lock the device's attempts, then read the clock: an attempt is never stamped as
-    finishing after the start of the device's next one (a sweep's `now` may be seconds old)."""
-    device.lock_for_update()
+    finishing after the start of the device's next one (a sweep's `now` may be seconds old).
+    `locked`: the caller's transaction holds the lock already (taken twice, it costs a round
+    trip and changes nothing)."""
+    if not locked:
+        device.lock_for_update()
     return max(now, timezone.now())
 
 

@@ -26,6 +26,7 @@ MODULES = [
     "tests/test_posting_job_execution.py",
     "tests/test_statements.py",
     "tests/test_throughput.py",
+    "tests/test_tracking_statements.py",
     "tests/test_transitions.py",
     "tests/test_trustworthy_edges.py",
 ]
