@@ -17,7 +17,9 @@ pytestmark = pytest.mark.processes
 
 MODULES = [
     "tests/test_checkpoint.py",
+    "tests/test_claiming.py",
     "tests/test_device_health.py",
+    "tests/test_eligibility.py",
     "tests/test_fencing.py",
     "tests/test_lifecycle.py",
     "tests/test_orchestration_statements.py",
