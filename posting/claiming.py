@@ -98,11 +98,14 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
             # of the device's previous attempt written by another process meanwhile.
             device.lock_for_update()
             now = max(now, timezone.now())
-            job = lifecycle.claim_next(device, list(accounts), token, now)
+            opening = _attempt(device, token, now, cluster)
+            job = lifecycle.claim_next(device, list(accounts), token, now, opening)
             if job is None:
                 return None
             job.account = accounts[job.account_id]
-            return _new_attempt(job, device, token, now, cluster)
+            if opening.pk is not None:  # inserted with the claim (PostgreSQL)
+                return opening
+            return _new_attempt(job, opening)
     except IntegrityError:
         return None
 
@@ -134,29 +137,34 @@ def open_attempt(
 def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
     """The conditional UPDATE and the attempt, in the caller's transaction. The claim leaves
     on `job` the attempt count and pass it wrote, whenever `job` was read."""
-    if not lifecycle.claim(job, device, token, now):
+    opening = _attempt(device, token, now, cluster)
+    if not lifecycle.claim(job, device, token, now, opening):
         return None
     job.status, job.lease_token, job.device, job.claimed_at = JobStatus.RUNNING, token, device, now
     job.cancel_requested = False
-    return _new_attempt(job, device, token, now, cluster)
+    if opening.pk is not None:  # inserted with the claim (PostgreSQL)
+        return opening
+    return _new_attempt(job, opening)
 
 
-def _new_attempt(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt:
-    """The running attempt of a job just claimed (its attempt count already incremented)."""
-    # Once per job: inserted by a statement written once (posting.statements).
-    return statements.insert(
-        Attempt(
-            job=job,
-            device=device,
-            pass_number=job.pass_number,
-            number=job.attempts,
-            started_at=now,
-            lease_token=token,
-            lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
-            cluster=cluster,
-            worker_pid=os.getpid(),
-        )
+def _attempt(device: Device, token, now: datetime, cluster: str) -> Attempt:
+    """A claim's running attempt, not yet saved nor given its job (nor its number and pass,
+    which the claim writes)."""
+    return Attempt(
+        device=device,
+        started_at=now,
+        lease_token=token,
+        lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
+        cluster=cluster,
+        worker_pid=os.getpid(),
     )
+
+
+def _new_attempt(job: Job, attempt: Attempt) -> Attempt:
+    """Insert the running attempt of a job just claimed (its attempt count incremented)."""
+    attempt.job, attempt.pass_number, attempt.number = job, job.pass_number, job.attempts
+    # Once per job: inserted by a statement written once (posting.statements).
+    return statements.insert(attempt)
 
 
 def next_due_at(device: Device, now: datetime) -> datetime | None:

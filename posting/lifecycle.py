@@ -111,9 +111,10 @@ def guard(job: Job, transition: Transition) -> None:
 # --- the runner's transitions ------------------------------------------------------------------
 
 
-def claim(job: Job, device, token, now: datetime) -> bool:
+def claim(job: Job, device, token, now: datetime, opening=None) -> bool:
     """pending -> running on `device` under lease `token`; False if someone else won. The
-    winner's `job` carries the attempt count and pass as its UPDATE left them."""
+    winner's `job` carries the attempt count and pass as its UPDATE left them. `opening`: as
+    for claim_next."""
     (source,) = CLAIM.sources
     values = {
         "status": CLAIM.target,
@@ -124,6 +125,24 @@ def claim(job: Job, device, token, now: datetime) -> bool:
         "updated_at": now,
     }
     where, params = "id = %s AND status = %s", [job.pk, source]
+    if opening is not None and _opens_with_claim():
+        sql, claim_params = statements.update_statement(
+            Job, values, where, params, increments=("attempts",)
+        )
+        insert_sql, insert_params = _opening(opening)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH claimed AS ({sql} RETURNING id, attempts, pass_number), "
+                f"opened AS ({insert_sql}) "
+                "SELECT attempts, pass_number, (SELECT id FROM opened) FROM claimed",
+                [*claim_params, *insert_params],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        job.attempts, job.pass_number = row[:2]
+        _opened(opening, job, row[2])
+        return True
     if statements.supports_returning():
         row = statements.update_returning(
             Job, values, where, params, ("attempts", "pass_number"), increments=("attempts",)
@@ -138,11 +157,23 @@ def claim(job: Job, device, token, now: datetime) -> bool:
     return True
 
 
-def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | None:
+def claim_next(device, account_ids: list[int], token, now: datetime, opening=None) -> Job | None:
     """pending -> running: the device's next eligible job among `account_ids`, under lease
     `token`, by one conditional UPDATE (posting.claim_statement); None when no job is eligible
     or a concurrent claimer won. The job carries the columns the attempt needs (others load
-    on access)."""
+    on access).
+
+    `opening`: the claim's new attempt (an unsaved Attempt without its job), inserted by the
+    same statement where writes chain (statements.merges_writes), else left to the caller."""
+    if opening is not None and _opens_with_claim():
+        row = claim_statement.claim_returning(
+            device.pk, account_ids, token, now, CLAIM.target, _opening(opening)
+        )
+        if row is None:
+            return None
+        job = _claimed(row[:-1], device, token, now)
+        _opened(opening, job, row[-1])
+        return job
     if statements.supports_returning():
         row = claim_statement.claim_returning(device.pk, account_ids, token, now, CLAIM.target)
     else:
@@ -153,10 +184,37 @@ def claim_next(device, account_ids: list[int], token, now: datetime) -> Job | No
             row = (*row[:at], row[at] + 1, *row[at + 1 :]) if won else None
     if row is None:
         return None
+    return _claimed(row, device, token, now)
+
+
+def _opens_with_claim() -> bool:
+    """Whether the claim's statement inserts its attempt too (a WITH query fed by the
+    claim's RETURNING): where writes chain and UPDATE ... RETURNING exists."""
+    return statements.merges_writes() and statements.supports_returning()
+
+
+def _claimed(row: tuple, device, token, now: datetime) -> Job:
     job = Job.from_db(connection.alias, claim_statement.RETURNED, row)
     job.status, job.lease_token, job.device, job.claimed_at = CLAIM.target, token, device, now
     job.cancel_requested = False
     return job
+
+
+def _opening(attempt) -> tuple[str, list]:
+    """The INSERT of a claim's attempt from the claimed job's row (a WITH query `claimed`
+    returning its id, attempts and pass_number): its number is the attempt count the claim
+    wrote."""
+    taken = {
+        "job": "claimed.id",
+        "number": "claimed.attempts",
+        "pass_number": "claimed.pass_number",
+    }
+    return statements.insert_from(attempt, "claimed", taken)
+
+
+def _opened(attempt, job: Job, pk: int) -> None:
+    attempt.job, attempt.number, attempt.pass_number = job, job.attempts, job.pass_number
+    statements.inserted(attempt, pk)
 
 
 def end_run(

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.processes
 
 MODULES = [
     "tests/test_checkpoint.py",
+    "tests/test_claim_statement.py",
     "tests/test_claiming.py",
     "tests/test_device_health.py",
     "tests/test_eligibility.py",
