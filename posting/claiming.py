@@ -90,24 +90,42 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
     accounts = {a.pk: a for a in _paced_accounts(device, now)}
     if not accounts:
         return None
-    device = next(iter(accounts.values())).device
-    token = uuid.uuid4()
     try:
         with transaction.atomic():
             # Stamp the claim after taking the device's lock, so it never predates the finish
             # of the device's previous attempt written by another process meanwhile.
+            device = next(iter(accounts.values())).device
             device.lock_for_update()
-            now = max(now, timezone.now())
-            opening = _attempt(device, token, now, cluster)
-            job = lifecycle.claim_next(device, list(accounts), token, now, opening)
-            if job is None:
-                return None
-            job.account = accounts[job.account_id]
-            if opening.pk is not None:  # inserted with the claim (PostgreSQL)
-                return opening
-            return _new_attempt(job, opening)
+            return _claim_next(device, accounts, max(now, timezone.now()), cluster)
     except IntegrityError:
         return None
+
+
+def claim_next_job_in_transaction(
+    device: Device, *, now: datetime, cluster: str = ""
+) -> Attempt | None:
+    """claim_next_job inside the caller's transaction, which already holds the device's lock
+    (taken before `now` was read): for a runner that records its device's last attempt and
+    claims the next in one transaction. A refused attempt raises IntegrityError, which
+    rolls back the caller's transaction."""
+    accounts = {a.pk: a for a in _paced_accounts(device, now)}
+    if not accounts:
+        return None
+    device = next(iter(accounts.values())).device
+    return _claim_next(device, accounts, max(now, timezone.now()), cluster)
+
+
+def _claim_next(device: Device, accounts: dict, now: datetime, cluster: str) -> Attempt | None:
+    """The claim and its attempt, in the caller's transaction holding the device's lock."""
+    token = uuid.uuid4()
+    opening = _attempt(device, token, now, cluster)
+    job = lifecycle.claim_next(device, list(accounts), token, now, opening)
+    if job is None:
+        return None
+    job.account = accounts[job.account_id]
+    if opening.pk is not None:  # inserted with the claim (PostgreSQL)
+        return opening
+    return _new_attempt(job, opening)
 
 
 def open_attempt(

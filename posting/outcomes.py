@@ -102,13 +102,17 @@ def record_success(
     *,
     unless_cancel_requested: bool = False,
     device_locked: bool = False,
+    rolled_back_whole: bool = False,
 ) -> str | None:
     """The post exists. `unless_cancel_requested`: raise lifecycle.CancelRequested, recording
     nothing, if an operator asked the job to cancel meanwhile. `device_locked`: the caller's
-    transaction holds the device's lock already (it opened the attempt)."""
+    transaction holds the device's lock already (it opened the attempt).
+    `rolled_back_whole`: the caller's transaction, if any, ends with a refusal (CancelRequested
+    rolls it back whole), so no savepoint is needed to record nothing."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
-    # A savepoint only where the caller recovers from the refusal (settle_report's late cancel).
-    with transaction.atomic(savepoint=unless_cancel_requested):
+    # A savepoint only where the caller recovers from the refusal inside its transaction
+    # (settle_report's late cancel, when it is called within one).
+    with transaction.atomic(savepoint=unless_cancel_requested and not rolled_back_whole):
         now = _serialised_now(attempt.device, now, device_locked)
         job_fields = {
             "completed_at": now,
