@@ -141,16 +141,21 @@ class DeviceRunner:
     def _claims_with_record(self, report: Outcome) -> bool:
         """Whether to claim the next job in the transaction that records this success: where
         a round trip costs (PostgreSQL), in the loop, while the budget lasts, the device lease
-        holds and the cluster is not stopping (a job claimed is a job run)."""
-        return (
+        holds and the cluster is not stopping (a job claimed is a job run). A failed ask is
+        "cannot tell": the report is recorded alone, and the loop asks again."""
+        if not (
             report.success
             and not report.lease_lost
             and self._deadline is not None
             and statements.merges_writes()
             and time.monotonic() < self._deadline
-            and self._extend_lease()
-            and not self._cluster_stopping()
-        )
+        ):
+            return False
+        try:
+            return self._extend_lease() and not self._cluster_stopping()
+        except DatabaseError as exc:
+            logger.warning("Runner of %s: %s; recording its job alone", self.device.name, exc)
+            return False
 
     def _cluster_stopping(self) -> bool:
         """Asked of the database at most once a second, not after every job; once stopping,

@@ -8,7 +8,7 @@ run on both (tests/test_writes_on_postgresql.py runs them on PostgreSQL).
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -141,4 +141,31 @@ def test_a_runner_whose_device_lease_was_taken_while_posting_claims_nothing_more
     assert (summary.attempts, summary.stopped_because) == (1, "device lease lost")
     statuses = dict(Job.objects.values_list("job_id", "status"))
     assert statuses == {"J0": "success", "J1": "pending", "J2": "pending"}
+    assert not Attempt.objects.running().exists()
+
+
+def test_a_failed_ask_for_the_device_lease_after_a_success_still_records_it(monkeypatch):
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(2):
+        make_job(f"J{n}", account=account)
+    runner = a_runner(device)
+    run_attempt = runner_module.run_attempt
+
+    def database_gone_after_posting(job, device, attempt, **options):
+        report = run_attempt(job, device, attempt, **options)
+
+        def unanswered(*args, **kwargs):
+            raise OperationalError("the server closed the connection")
+
+        monkeypatch.setattr(DeviceQueue, "extend_runner_lease", unanswered)
+        runner._lease_extended_at = -1e9  # the next ask reaches the database
+        return report
+
+    monkeypatch.setattr(runner_module, "run_attempt", database_gone_after_posting)
+    summary = runner.run()
+    assert summary.attempts == 1
+    assert summary.stopped_because.startswith("error:")
+    statuses = dict(Job.objects.values_list("job_id", "status"))
+    assert statuses == {"J0": "success", "J1": "pending"}
     assert not Attempt.objects.running().exists()
