@@ -103,12 +103,17 @@ def _positional(sql: str) -> tuple[str, tuple[str | None, ...]]:
 
 
 def _execute(sql: str, values: dict, account_ids: list[int]) -> tuple | None:
-    statement, slots = _positional(sql)
-    ids = iter(account_ids)
-    params = [next(ids) if slot is None else values[slot] for slot in slots]
+    statement, params = _bound(sql, values, account_ids)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.fetchone()
+
+
+def _bound(sql: str, values: dict, account_ids: list[int]) -> tuple[str, list]:
+    """The statement with %s placeholders and its parameters in their order."""
+    statement, slots = _positional(sql)
+    ids = iter(account_ids)
+    return statement, [next(ids) if slot is None else values[slot] for slot in slots]
 
 
 def _values(device_pk: int, now: datetime) -> dict:
@@ -126,10 +131,20 @@ def _values(device_pk: int, now: datetime) -> dict:
 
 
 def claim_returning(
-    device_pk: int, account_ids: list[int], token: uuid.UUID, now: datetime, target: str
+    device_pk: int,
+    account_ids: list[int],
+    token: uuid.UUID,
+    now: datetime,
+    target: str,
+    opening: tuple[str, list] | None = None,
 ) -> tuple | None:
     """Claim the device's next eligible job in one UPDATE; the job's RETURNED columns, or None
-    when no job was eligible or a concurrent claimer took it first (no row updated)."""
+    when no job was eligible or a concurrent claimer took it first (no row updated).
+
+    `opening`: an INSERT of the attempt from the claimed row (statements.insert_from on
+    `claimed`), sent in the same statement as a WITH query (PostgreSQL); the row then ends
+    with the attempt's key. Nothing is inserted when nothing was claimed, and an insert the
+    database refuses fails the whole statement, the claim with it."""
     q = connection.ops.quote_name
     subquery = _subquery(len(account_ids))
     at = connection.ops.adapt_datetimefield_value(now)
@@ -142,7 +157,17 @@ def claim_returning(
         f"RETURNING {', '.join(RETURNED)}"
     )
     values = {**_values(device_pk, now), "target": target, "lease": lease, "at": at, "false": False}
-    return _execute(sql, values, account_ids)
+    if opening is None:
+        return _execute(sql, values, account_ids)
+    claim_sql, claim_params = _bound(sql, values, account_ids)
+    insert_sql, insert_params = opening
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH claimed AS ({claim_sql}), opened AS ({insert_sql}) "
+            f"SELECT {', '.join(RETURNED)}, (SELECT id FROM opened) FROM claimed",
+            [*claim_params, *insert_params],
+        )
+        return cursor.fetchone()
 
 
 def eligible_row(device_pk: int, account_ids: list[int], now: datetime) -> tuple | None:

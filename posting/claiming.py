@@ -90,21 +90,42 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
     accounts = {a.pk: a for a in _paced_accounts(device, now)}
     if not accounts:
         return None
-    device = next(iter(accounts.values())).device
-    token = uuid.uuid4()
     try:
         with transaction.atomic():
             # Stamp the claim after taking the device's lock, so it never predates the finish
             # of the device's previous attempt written by another process meanwhile.
+            device = next(iter(accounts.values())).device
             device.lock_for_update()
-            now = max(now, timezone.now())
-            job = lifecycle.claim_next(device, list(accounts), token, now)
-            if job is None:
-                return None
-            job.account = accounts[job.account_id]
-            return _new_attempt(job, device, token, now, cluster)
+            return _claim_next(device, accounts, max(now, timezone.now()), cluster)
     except IntegrityError:
         return None
+
+
+def claim_next_job_in_transaction(
+    device: Device, *, now: datetime, cluster: str = ""
+) -> Attempt | None:
+    """claim_next_job inside the caller's transaction, which already holds the device's lock
+    (taken before `now` was read): for a runner that records its device's last attempt and
+    claims the next in one transaction. A refused attempt raises IntegrityError, which
+    rolls back the caller's transaction."""
+    accounts = {a.pk: a for a in _paced_accounts(device, now)}
+    if not accounts:
+        return None
+    device = next(iter(accounts.values())).device
+    return _claim_next(device, accounts, max(now, timezone.now()), cluster)
+
+
+def _claim_next(device: Device, accounts: dict, now: datetime, cluster: str) -> Attempt | None:
+    """The claim and its attempt, in the caller's transaction holding the device's lock."""
+    token = uuid.uuid4()
+    opening = _attempt(device, token, now, cluster)
+    job = lifecycle.claim_next(device, list(accounts), token, now, opening)
+    if job is None:
+        return None
+    job.account = accounts[job.account_id]
+    if opening.pk is not None:  # inserted with the claim (PostgreSQL)
+        return opening
+    return _new_attempt(job, opening)
 
 
 def open_attempt(
@@ -134,29 +155,34 @@ def open_attempt(
 def _open(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt | None:
     """The conditional UPDATE and the attempt, in the caller's transaction. The claim leaves
     on `job` the attempt count and pass it wrote, whenever `job` was read."""
-    if not lifecycle.claim(job, device, token, now):
+    opening = _attempt(device, token, now, cluster)
+    if not lifecycle.claim(job, device, token, now, opening):
         return None
     job.status, job.lease_token, job.device, job.claimed_at = JobStatus.RUNNING, token, device, now
     job.cancel_requested = False
-    return _new_attempt(job, device, token, now, cluster)
+    if opening.pk is not None:  # inserted with the claim (PostgreSQL)
+        return opening
+    return _new_attempt(job, opening)
 
 
-def _new_attempt(job: Job, device: Device, token, now: datetime, cluster: str) -> Attempt:
-    """The running attempt of a job just claimed (its attempt count already incremented)."""
-    # Once per job: inserted by a statement written once (posting.statements).
-    return statements.insert(
-        Attempt(
-            job=job,
-            device=device,
-            pass_number=job.pass_number,
-            number=job.attempts,
-            started_at=now,
-            lease_token=token,
-            lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
-            cluster=cluster,
-            worker_pid=os.getpid(),
-        )
+def _attempt(device: Device, token, now: datetime, cluster: str) -> Attempt:
+    """A claim's running attempt, not yet saved nor given its job (nor its number and pass,
+    which the claim writes)."""
+    return Attempt(
+        device=device,
+        started_at=now,
+        lease_token=token,
+        lease_expires_at=now + timedelta(seconds=settings.LEASE_SECONDS),
+        cluster=cluster,
+        worker_pid=os.getpid(),
     )
+
+
+def _new_attempt(job: Job, attempt: Attempt) -> Attempt:
+    """Insert the running attempt of a job just claimed (its attempt count incremented)."""
+    attempt.job, attempt.pass_number, attempt.number = job, job.pass_number, job.attempts
+    # Once per job: inserted by a statement written once (posting.statements).
+    return statements.insert(attempt)
 
 
 def next_due_at(device: Device, now: datetime) -> datetime | None:

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.backends import get_backend
-from posting import lifecycle
+from posting import lifecycle, statements
 from posting.attempt_watch import watched
 from posting.breaker import evaluate_after_hold
 from posting.execution import build_request
@@ -96,28 +96,59 @@ def _cancelled_late(attempt: Attempt, outcome: Outcome, now: datetime) -> str | 
 
 
 def record_success(
-    attempt: Attempt, now: datetime, outcome: Outcome, *, unless_cancel_requested: bool = False
+    attempt: Attempt,
+    now: datetime,
+    outcome: Outcome,
+    *,
+    unless_cancel_requested: bool = False,
+    device_locked: bool = False,
+    rolled_back_whole: bool = False,
 ) -> str | None:
     """The post exists. `unless_cancel_requested`: raise lifecycle.CancelRequested, recording
-    nothing, if an operator asked the job to cancel meanwhile."""
+    nothing, if an operator asked the job to cancel meanwhile. `device_locked`: the caller's
+    transaction holds the device's lock already (it opened the attempt).
+    `rolled_back_whole`: the caller's transaction, if any, ends with a refusal (CancelRequested
+    rolls it back whole), so no savepoint is needed to record nothing."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
-    # A savepoint only where the caller recovers from the refusal (settle_report's late cancel).
-    with transaction.atomic(savepoint=unless_cancel_requested):
-        now = _serialised_now(attempt.device, now)
-        if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
-            return None
-        _update_job(
-            attempt,
-            status=JobStatus.SUCCESS,
-            unless_cancel_requested=unless_cancel_requested,
-            completed_at=now,
-            retry_at=None,
-            error="",
-            error_category=ErrorCategory.NONE,
-            error_type=ErrorType.NONE,
-            post_url=outcome.post_url or job.post_url,
-        )
-        account.record_post(now)
+    # A savepoint only where the caller recovers from the refusal inside its transaction
+    # (settle_report's late cancel, when it is called within one).
+    with transaction.atomic(savepoint=unless_cancel_requested and not rolled_back_whole):
+        now = _serialised_now(attempt.device, now, device_locked)
+        job_fields = {
+            "completed_at": now,
+            "retry_at": None,
+            "error": "",
+            "error_category": ErrorCategory.NONE,
+            "error_type": ErrorType.NONE,
+            "post_url": outcome.post_url or job.post_url,
+            "updated_at": now,
+        }
+        if statements.merges_writes():
+            # The attempt's end, the job's and the account's pacing in one statement.
+            sql, params, attempt_fields = attempt.finishing(now=now, outcome=outcome)
+            ended = lifecycle.end_run_with(
+                attempt,
+                JobStatus.SUCCESS,
+                now,
+                (sql, params),
+                then=(account.post_recording(now),),
+                unless_cancel_requested=unless_cancel_requested,
+                **job_fields,
+            )
+            if not ended:
+                return None
+            attempt.finished(attempt_fields)
+        else:
+            if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
+                return None
+            lifecycle.end_run(
+                attempt,
+                JobStatus.SUCCESS,
+                now,
+                unless_cancel_requested=unless_cancel_requested,
+                **job_fields,
+            )
+            account.record_post(now)
         if account.status == AccountStatus.RATE_LIMITED:
             account.release()
         device.record_healthy(now)
@@ -132,8 +163,10 @@ def record_failure(
     *,
     ended: str = AttemptOutcome.FAILED,
     retry_delay_minutes: float | None = None,
+    device_locked: bool = False,
 ) -> str | None:
-    """A failure whose post certainly did not happen: the retry policy decides."""
+    """A failure whose post certainly did not happen: the retry policy decides.
+    `device_locked`: as for record_success."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
     decision = decide_retry(
         failure.category,
@@ -145,7 +178,7 @@ def record_failure(
     )
     status = JobStatus.PENDING if decision.retry else JobStatus.FAILED
     with transaction.atomic(savepoint=False):
-        now = _serialised_now(attempt.device, now)
+        now = _serialised_now(attempt.device, now, device_locked)
         if not attempt.finish(ended=ended, now=now, outcome=failure):
             return None
         _update_job(
@@ -281,10 +314,13 @@ def _cancel_requested(attempt: Attempt) -> bool:
     return Job.objects.filter(pk=attempt.job_id, cancel_requested=True).exists()
 
 
-def _serialised_now(device, now: datetime) -> datetime:
+def _serialised_now(device, now: datetime, locked: bool = False) -> datetime:
     """Lock the device's attempts, then read the clock: an attempt is never stamped as
-    finishing after the start of the device's next one (a sweep's `now` may be seconds old)."""
-    device.lock_for_update()
+    finishing after the start of the device's next one (a sweep's `now` may be seconds old).
+    `locked`: the caller's transaction holds the lock already (taken twice, it costs a round
+    trip and changes nothing)."""
+    if not locked:
+        device.lock_for_update()
     return max(now, timezone.now())
 
 

@@ -132,6 +132,31 @@ def insert(instance: models.Model) -> models.Model:
     return instance
 
 
+def insert_from(instance: models.Model, source: str, taken: Mapping[str, str]) -> tuple[str, list]:
+    """`insert`'s statement as `INSERT ... SELECT ... FROM source RETURNING pk`, for a WITH
+    query: the fields named in `taken` get those SQL expressions on `source`'s columns, the
+    others their values as `insert` writes them. One row per row of `source`."""
+    sql, fields = _insert_sql(type(instance), connection.vendor)
+    head = sql[: sql.index(" VALUES (")]
+    q = connection.ops.quote_name
+    values, params = [], []
+    for f in fields:
+        if f.name in taken:
+            values.append(taken[f.name])
+        else:
+            values.append("%s")
+            params.append(f.get_db_prep_save(f.pre_save(instance, True), connection))
+    returning = f" RETURNING {q(instance._meta.pk.column)}"
+    return f"{head} SELECT {', '.join(values)} FROM {source}{returning}", params
+
+
+def inserted(instance: models.Model, pk: int) -> models.Model:
+    """The instance as `insert_from`'s statement stored it, with its primary key."""
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, connection.alias
+    return instance
+
+
 class _ReadPlan(NamedTuple):
     """A query compiled once: its SQL and constant parameters, where the one varying value
     goes, and how rows become instances (converters, fields, select_related populators)."""

@@ -44,11 +44,14 @@ def update_job_status(
         raise ValueError(f"status must be 'success' or 'failed', not {status!r}")
     with transaction.atomic():
         job = _job_named(job_id)
-        attempt = _attempt_to_settle(job, _resolve_device(device, job), lease_token, now)
+        attempt, locked = _attempt_to_settle(job, _resolve_device(device, job), lease_token, now)
         if status == JobStatus.SUCCESS:
-            return record_success(attempt, now, Outcome(True, rule="reported success"))
+            outcome = Outcome(True, rule="reported success")
+            return record_success(attempt, now, outcome, device_locked=locked)
         failure = _failure(error, error_category, error_type)
-        return record_failure(attempt, failure, now, retry_delay_minutes=retry_delay_minutes)
+        return record_failure(
+            attempt, failure, now, retry_delay_minutes=retry_delay_minutes, device_locked=locked
+        )
 
 
 def _job_named(job_id: str) -> Job:
@@ -63,7 +66,11 @@ def _job_with_device(job_id: str) -> QuerySet:
     return Job.objects.select_related("account__device").filter(job_id=job_id)
 
 
-def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> Attempt:
+def _attempt_to_settle(
+    job: Job, device: Device, lease_token, now: datetime
+) -> tuple[Attempt, bool]:
+    """The attempt to record the outcome of, and whether it was opened here (this
+    transaction then holds its device's lock)."""
     # Only a running job has a running attempt (claims set both in one transaction): the
     # common call, on a pending job, skips the lookup.
     running = None
@@ -72,14 +79,14 @@ def _attempt_to_settle(job: Job, device: Device, lease_token, now: datetime) -> 
     if running is not None:
         if running.lease_token != lease_token and running.lease_expires_at >= now:
             raise LeaseHeld(f"job {job.job_id} is running under a live lease on {running.device}")
-        return running
+        return running, False
     if job.status != JobStatus.PENDING:
         raise InvalidTransition(f"job {job.job_id} is {job.status}; only pending or running jobs")
     # In update_job_status's transaction, without a savepoint: a refused claim rolls it back.
     attempt = open_attempt(job, device, now=now, savepoint=False)
     if attempt is None:
         raise InvalidTransition(f"job {job.job_id} could not be claimed on {device}")
-    return attempt
+    return attempt, True
 
 
 def _failure(error: str, category: str, error_type: str) -> Outcome:

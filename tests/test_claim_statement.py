@@ -29,9 +29,16 @@ def test_a_claim_reads_the_accounts_with_the_device_then_updates_the_job_and_ope
     with CaptureQueriesContext(connection) as context:
         attempt = claim_next_job(device, now=timezone.now())
     assert attempt is not None
-    kinds = [sql.split()[0] for sql in _statements(context)]
-    assert kinds == ["SELECT", "UPDATE", "INSERT"]
-    assert '"devices_device"' in _statements(context)[0]  # the accounts' read carries the device
+    sent = _statements(context)
+    kinds = [sql.split()[0] for sql in sent]
+    if connection.vendor == "postgresql":
+        # The device's row lock, then the claim and its attempt in one statement.
+        assert kinds == ["SELECT", "SELECT", "WITH"]
+        assert "FOR UPDATE" in sent[1]
+        assert "UPDATE" in sent[2] and "INSERT INTO" in sent[2]
+    else:
+        assert kinds == ["SELECT", "UPDATE", "INSERT"]
+    assert '"devices_device"' in sent[0]  # the accounts' read carries the device
 
 
 def test_the_claimed_job_carries_what_its_attempt_needs():

@@ -36,3 +36,23 @@ def test_a_successful_job_takes_nine_statements_besides_the_simulators_ledger():
     # transaction is that lock.)
     assert len(statements) <= 9, "\n".join(s[:120] for s in statements)
     assert Job.objects.filter(status=JobStatus.SUCCESS).count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's merged writes")
+def test_on_postgresql_a_successful_job_takes_eleven_round_trips_with_the_simulators_ledger():
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(3):
+        make_job(f"P{n}", account=account)
+    runner = DeviceRunner(device, budget=60, idle_wait=0)
+    runner.token = DeviceQueue.acquire_runner_lease(device.pk, timezone.now(), 30)
+    assert runner.run_one_attempt()
+    with CaptureQueriesContext(connection) as context:
+        assert runner.run_one_attempt()
+    sent = [q["sql"] for q in context.captured_queries]
+    # Each of these is a round trip, transaction control included: the accounts; BEGIN,
+    # the device's lock, the claim and its attempt in one statement, COMMIT; checkpoint; the
+    # ledger; BEGIN, the device's lock, the attempt's, job's and account's ends in one
+    # statement, COMMIT.
+    assert len(sent) <= 11, "\n".join(s[:120] for s in sent)
+    assert Job.objects.filter(status=JobStatus.SUCCESS).count() == 2

@@ -118,15 +118,21 @@ class Account(models.Model):
 
     def record_post(self, now: datetime) -> None:
         """Count a published post toward pacing."""
+        # Once per published post: the statement is written once (posting.statements).
+        statements.update(Account, self._posted(now), "id = %s", [self.pk])
+
+    def post_recording(self, now: datetime) -> tuple[str, list]:
+        """record_post's UPDATE, for a caller that sends it within a larger statement."""
+        return statements.update_statement(Account, self._posted(now), "id = %s", [self.pk])
+
+    def _posted(self, now: datetime) -> dict:
         today = self.local_now(now).date()
         same_day = self.posts_day == today
-        values = {
+        return {
             "last_posted_at": now,
             "posts_day": today,
             "posts_on_day": (self.posts_on_day + 1) if same_day else 1,
         }
-        # Once per published post: the statement is written once (posting.statements).
-        statements.update(Account, values, "id = %s", [self.pk])
 
     # --- holds -----------------------------------------------------------------------------
 

@@ -157,28 +157,46 @@ class Attempt(models.Model):
         pass's failure counters, in the same transaction (the caller's, or one of its own), so
         the counters never disagree with the attempts.
         """
-        if ended == AttemptOutcome.RUNNING:
-            raise ValueError("an attempt cannot finish as running")
-        fields = {
-            "outcome": ended,
-            "finished_at": now,
-            "error": outcome.error,
-            "error_category": outcome.category,
-            "error_type": outcome.error_type,
-            "matched_rule": outcome.rule[:200],
-            "traceback": outcome.traceback,
-            **dict(outcome.evidence),
-        }
-        if outcome.log is not None:
-            fields["log"] = outcome.log
+        fields = _finish_fields(ended, now, outcome)
         with transaction.atomic(savepoint=False):
             if not _finish_counted(self.lease_token, fields, ended, now):
                 return False
-            for name, value in fields.items():
-                setattr(self, name, value)
+            self.finished(fields)
             if ended in FAILED_OUTCOMES:
                 PassFailure.objects.count_failure(self)
         return True
+
+    def finishing(self, *, now: datetime, outcome: Outcome) -> tuple[str, list, dict]:
+        """A success's end as WITH queries for a caller's statement (PostgreSQL): `finished`,
+        this attempt's UPDATE (one row if this token still owns it), and its count in its
+        hour. Then the fields to give the instance (`finished`) once the statement updated it.
+        Only successes: a failure is also counted in its pass, which `finish` does."""
+        fields = _finish_fields(AttemptOutcome.SUCCESS, now, outcome)
+        sql, params = _finishing(self.lease_token, fields, AttemptOutcome.SUCCESS, now)
+        return sql, params, fields
+
+    def finished(self, fields: dict) -> None:
+        """The instance as its finishing UPDATE left the row."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+def _finish_fields(ended: str, now: datetime, outcome: Outcome) -> dict:
+    if ended == AttemptOutcome.RUNNING:
+        raise ValueError("an attempt cannot finish as running")
+    fields = {
+        "outcome": ended,
+        "finished_at": now,
+        "error": outcome.error,
+        "error_category": outcome.category,
+        "error_type": outcome.error_type,
+        "matched_rule": outcome.rule[:200],
+        "traceback": outcome.traceback,
+        **dict(outcome.evidence),
+    }
+    if outcome.log is not None:
+        fields["log"] = outcome.log
+    return fields
 
 
 def _finish_counted(token: uuid.UUID, fields: dict, ended: str, now: datetime) -> bool:
@@ -186,21 +204,31 @@ def _finish_counted(token: uuid.UUID, fields: dict, ended: str, now: datetime) -
     it was updated. Written once (posting.statements). On PostgreSQL one statement, the count
     inserted from the UPDATE's RETURNING (nothing counted when nothing was updated): a round
     trip less on every job."""
-    (lease,) = statements.prepared(Attempt, {"lease_token": token})
-    holding, params = "lease_token = %s AND outcome = %s", [lease, AttemptOutcome.RUNNING]
     if not statements.merges_writes():
+        (lease,) = statements.prepared(Attempt, {"lease_token": token})
+        holding, params = "lease_token = %s AND outcome = %s", [lease, AttemptOutcome.RUNNING]
         if statements.update(Attempt, fields, holding, params) != 1:
             return False
         HourlyOutcome.objects.count_finished(ended, now)
         return True
+    sql, params = _finishing(token, fields, ended, now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {sql} SELECT COUNT(*) FROM finished", params)
+        return cursor.fetchone()[0] == 1
+
+
+def _finishing(token: uuid.UUID, fields: dict, ended: str, now: datetime) -> tuple[str, list]:
+    """PostgreSQL's WITH queries `finished` (the attempt's UPDATE, if this token still owns
+    it) and `counted` (its count in its hour, inserted from the UPDATE's RETURNING: nothing
+    is counted when nothing was updated)."""
+    (lease,) = statements.prepared(Attempt, {"lease_token": token})
+    holding, params = "lease_token = %s AND outcome = %s", [lease, AttemptOutcome.RUNNING]
     update_sql, update_params = statements.update_statement(Attempt, fields, holding, params)
     count_sql, count_params = counting(ended, now, rows_of="finished")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH finished AS ({update_sql} RETURNING 1) {count_sql}",
-            [*update_params, *count_params],
-        )
-        return cursor.rowcount == 1
+    return (
+        f"finished AS ({update_sql} RETURNING 1), counted AS ({count_sql})",
+        [*update_params, *count_params],
+    )
 
 
 def _mark_checkpoint(token: uuid.UUID, now: datetime) -> int:

@@ -1,0 +1,171 @@
+"""A runner records a success and claims its device's next job in one transaction (where a
+round trip costs: PostgreSQL), and nothing that refuses the claim costs the record.
+
+The outcomes asserted are the same on SQLite, where each is its own transaction: these tests
+run on both (tests/test_writes_on_postgresql.py runs them on PostgreSQL).
+"""
+
+import uuid
+
+import pytest
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from posting import runner as runner_module
+from posting.models import Attempt, DeviceQueue, Job, JobStatus
+from posting.runner import DeviceRunner
+from tests.factories import make_account, make_device, make_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def a_runner(device, **options) -> DeviceRunner:
+    return DeviceRunner(device, budget=options.pop("budget", 60), idle_wait=0, **options)
+
+
+def test_a_runner_posts_every_job_of_its_device_and_leaves_none_running():
+    device = make_device()
+    accounts = [make_account(device=device) for _ in range(3)]
+    for n in range(9):
+        make_job(f"J{n}", account=accounts[n % 3])
+    summary = a_runner(device).run()
+    assert (summary.attempts, summary.stopped_because) == (9, "no work due")
+    assert Job.objects.filter(status=JobStatus.SUCCESS).count() == 9
+    assert not Attempt.objects.running().exists()
+    assert sorted(Attempt.objects.values_list("job__job_id", flat=True)) == [
+        f"J{n}" for n in range(9)
+    ]
+
+
+def test_a_cancel_after_the_checkpoint_sends_the_job_to_review_and_the_runner_goes_on(
+    monkeypatch,
+):
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(3):
+        make_job(f"J{n}", account=account)
+    run_attempt = runner_module.run_attempt
+
+    def cancelled_while_posting(job, device, attempt, **options):
+        report = run_attempt(job, device, attempt, **options)
+        if job.job_id == "J1":  # the operator's cancel arrives after the tap
+            Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        return report
+
+    monkeypatch.setattr(runner_module, "run_attempt", cancelled_while_posting)
+    summary = a_runner(device).run()
+    assert summary.attempts == 3
+    statuses = dict(Job.objects.values_list("job_id", "status"))
+    assert statuses == {"J0": "success", "J1": "needs_review", "J2": "success"}
+    assert not Attempt.objects.running().exists()
+
+
+def test_a_refused_next_claim_keeps_the_success_recorded_and_the_job_waiting(monkeypatch):
+    device = make_device()
+    account = make_account(device=device)
+    make_job("J0", account=account)
+    broken = make_job("J1", account=account)
+    # A running attempt of J1 on another phone, while J1 reads as pending: the database
+    # refuses a second running attempt of the job, so claiming J1 fails.
+    Attempt.objects.create(
+        job=broken,
+        device=make_device(),
+        pass_number=1,
+        number=1,
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now(),
+    )
+    summary = a_runner(device, budget=0.5, sleep=lambda seconds: None).run()
+    assert summary.attempts == 1
+    assert Job.objects.get(job_id="J0").status == JobStatus.SUCCESS
+    assert Attempt.objects.get(job__job_id="J0").outcome == "success"
+    waiting = Job.objects.get(job_id="J1")
+    assert (waiting.status, waiting.attempts) == (JobStatus.PENDING, 0)
+
+
+def test_a_runner_past_its_budget_claims_no_job_with_its_last_record():
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(3):
+        make_job(f"J{n}", account=account)
+    summary = a_runner(device, budget=0).run()
+    assert (summary.attempts, summary.stopped_because) == (0, "budget spent")
+    runner = a_runner(device)
+    runner.token = DeviceQueue.acquire_runner_lease(device.pk, timezone.now(), 30)
+    runner._deadline = 0.0  # a loop whose budget ended while its job ran
+    assert runner.run_one_attempt()
+    assert runner._next is None
+    assert Job.objects.filter(status=JobStatus.RUNNING).count() == 0
+    assert Job.objects.filter(status=JobStatus.SUCCESS).count() == 1
+
+
+def statements_of_a_run(jobs: int) -> int:
+    device = make_device()
+    accounts = [make_account(device=device) for _ in range(3)]
+    for n in range(jobs):
+        make_job(f"{device.name}-{n}", account=accounts[n % 3])
+    with CaptureQueriesContext(connection) as context:
+        summary = a_runner(device).run()
+    assert summary.attempts == jobs
+    return len(context.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's chained claim")
+def test_on_postgresql_a_job_takes_eight_round_trips_with_the_simulators_ledger():
+    # What a run costs besides its jobs (the lease, the first claim, the hand-over) is the
+    # same for 10 jobs and 30: the difference is 20 jobs' worth.
+    per_job = (statements_of_a_run(30) - statements_of_a_run(10)) / 20
+    # BEGIN, the device's lock, the attempt's, job's and account's ends in one statement,
+    # the accounts, the next claim and its attempt in one statement, COMMIT; the checkpoint;
+    # the ledger. (And what is asked once a second, not per job: is the cluster stopping?)
+    assert per_job < 8.5, per_job
+
+
+def test_a_runner_whose_device_lease_was_taken_while_posting_claims_nothing_more(monkeypatch):
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(3):
+        make_job(f"J{n}", account=account)
+    runner = a_runner(device)
+    run_attempt = runner_module.run_attempt
+
+    def lease_taken_while_posting(job, device, attempt, **options):
+        report = run_attempt(job, device, attempt, **options)
+        DeviceQueue.objects.filter(device=device).update(runner_token=uuid.uuid4())
+        runner._lease_extended_at = -1e9  # the next ask reaches the database
+        return report
+
+    monkeypatch.setattr(runner_module, "run_attempt", lease_taken_while_posting)
+    summary = runner.run()
+    assert (summary.attempts, summary.stopped_because) == (1, "device lease lost")
+    statuses = dict(Job.objects.values_list("job_id", "status"))
+    assert statuses == {"J0": "success", "J1": "pending", "J2": "pending"}
+    assert not Attempt.objects.running().exists()
+
+
+def test_a_failed_ask_for_the_device_lease_after_a_success_still_records_it(monkeypatch):
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(2):
+        make_job(f"J{n}", account=account)
+    runner = a_runner(device)
+    run_attempt = runner_module.run_attempt
+
+    def database_gone_after_posting(job, device, attempt, **options):
+        report = run_attempt(job, device, attempt, **options)
+
+        def unanswered(*args, **kwargs):
+            raise OperationalError("the server closed the connection")
+
+        monkeypatch.setattr(DeviceQueue, "extend_runner_lease", unanswered)
+        runner._lease_extended_at = -1e9  # the next ask reaches the database
+        return report
+
+    monkeypatch.setattr(runner_module, "run_attempt", database_gone_after_posting)
+    summary = runner.run()
+    assert summary.attempts == 1
+    assert summary.stopped_because.startswith("error:")
+    statuses = dict(Job.objects.values_list("job_id", "status"))
+    assert statuses == {"J0": "success", "J1": "pending"}
+    assert not Attempt.objects.running().exists()
