@@ -43,6 +43,12 @@ from posting.wakeups import wake_devices
 __all__ = ["ImportRefused", "ImportSummary", "Problem", "import_jobs", "insert_jobs"]
 
 BATCH = 2000
+# On PostgreSQL, while batches are taken as new (_take_as_new): larger ones, and at most this
+# many of them, each a subtransaction (a savepoint that wrote). Past 64 in one transaction
+# PostgreSQL's snapshots lose track of them ("suboverflowed"): every session's visibility
+# checks of the import's rows then read pg_subtrans until the import ends.
+BATCH_AS_NEW = 10_000
+MAX_BATCHES_AS_NEW = 50
 MAX_REPORTED_PROBLEMS = 500
 CONTENT_FIELDS = ["video_path", "caption", "scheduled_at", "priority", "max_attempts"]
 
@@ -251,7 +257,10 @@ class JobImporter:
         """Check and write every row; stops writing at the first problem, reads on."""
         self._ensure_first_pass()
         seen = SeenJobIds(indexed=not self.assume_new)
-        for batch in _batched(self.rows(source), BATCH):
+        for number, batch in enumerate(self._batches(source)):
+            if number == MAX_BATCHES_AS_NEW and self.assume_new:
+                self.assume_new = False
+                seen.index()
             taken = self._take_as_new(batch, seen) if self.assume_new else None
             if taken is None:
                 taken = self._take(batch, seen)
@@ -265,6 +274,11 @@ class JobImporter:
             open_pass_entries(seen.added_jobs(), EntryReason.IMPORT, timezone.now())
         seen.drop()
         wake_devices(self.woken)
+
+    def _batches(self, source: BinaryIO) -> Iterator[list[Row | Problem]]:
+        rows = self.rows(source)
+        while batch := list(islice(rows, BATCH_AS_NEW if self.assume_new else BATCH)):
+            yield batch
 
     def _take_as_new(self, batch: list[Row | Problem], seen: SeenJobIds) -> int | None:
         """Take a batch as new jobs, without looking up its ids among the stored jobs and the

@@ -191,3 +191,31 @@ def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored
     assert "imported 2 rows: 1 new job, 0 updated, 1 unchanged, 0 new accounts" in out
     counted = fleet.manage("shell", "-c", JOB_COUNTS)
     assert counted.stdout.splitlines()[-1] == "12 11"  # C1's pass entry is its writer's
+
+
+def test_after_its_most_batches_taken_as_new_the_import_looks_ids_up(tmp_path, scaleout_env):
+    # Each batch taken as new is a subtransaction: PostgreSQL tracks 64 per transaction.
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 1)
+    second = tmp_path / "second.csv"
+    second.write_text(HEADER + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(12)) + "K1,@a,1,x\n")
+    small_batches = (
+        "from unittest.mock import patch\n"
+        "from posting import csv_import\n"
+        "taken = []\n"
+        "as_new = csv_import.JobImporter._take_as_new\n"
+        "def counted(self, batch, seen):\n"
+        "    taken.append(len(batch))\n"
+        "    return as_new(self, batch, seen)\n"
+        "with patch.object(csv_import, 'BATCH_AS_NEW', 3), "
+        "patch.object(csv_import, 'MAX_BATCHES_AS_NEW', 2), patch.object(csv_import, 'BATCH', 4), "
+        "patch.object(csv_import.JobImporter, '_take_as_new', counted):\n"
+        "    try:\n"
+        f"        csv_import.import_jobs({str(second)!r})\n"
+        "    except csv_import.ImportRefused as refused:\n"
+        "        print(*refused.problems, sep='\\n')\n"
+        "print(taken)\n"
+    )
+    lines = fleet.manage("shell", "-c", small_batches).stdout.splitlines()
+    assert lines[-2:] == ["line 14, column job_id: 'K1' already on line 3", "[3, 3]"]
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "1 1"
