@@ -219,3 +219,19 @@ def test_after_its_most_batches_taken_as_new_the_import_looks_ids_up(tmp_path, s
     assert lines[-2:] == ["line 14, column job_id: 'K1' already on line 3", "[3, 3]"]
     counted = fleet.manage("shell", "-c", JOB_COUNTS)
     assert counted.stdout.splitlines()[-1] == "1 1"
+
+
+def test_a_file_malformed_after_batches_already_written_is_refused_by_line(tmp_path, scaleout_env):
+    # The rows are read in a thread ahead of the writes: its refusal reaches the import.
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 1)
+    second = tmp_path / "second.csv"
+    second.write_text(
+        HEADER + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(12000)) + 'K-1,@a,1.mp4,"open\n'
+    )
+    refused = fleet.manage("import_jobs", str(second), check=False)
+    assert refused.returncode != 0
+    assert "line 12002, column caption: a quoted field starts here and is never closed" in (
+        refused.stdout + refused.stderr
+    )
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "1 1"
