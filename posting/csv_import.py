@@ -317,10 +317,16 @@ class JobImporter:
                 if self.problem_count:
                     raise _TakeAgain
         except (_TakeAgain, IntegrityError):
-            summary, reported, self.problem_count, self.passes_present, *by_account, _ = before
-            self.summary, seen.count = summary, before[-1]
+            (
+                self.summary,
+                reported,
+                self.problem_count,
+                self.passes_present,
+                self.account_devices,
+                self.account_platforms,
+                seen.count,
+            ) = before
             del self.problems[reported:]
-            self.account_devices, self.account_platforms = by_account
             self.assume_new = False
             seen.index()
             return None
