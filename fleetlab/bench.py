@@ -108,7 +108,7 @@ def import_rows(folder: Path, size: int, env: dict) -> Result:
             f"{size // 5:,} rows ({'flat' if flat else 'grows with the file'}); peak RSS "
             f"{big['peak_kb'] / 1024:.0f} MB",
             f"floor: csv.reader + {'COPY' if fleet.on_postgres else 'executemany'} into an "
-            "empty copy of posting_job with its indexes, in one transaction",
+            "empty copy of posting_job with its indexes and foreign keys, in one transaction",
         ],
     )
 

@@ -106,10 +106,21 @@ def import_floor(path: str) -> dict:
 
 
 def _copy_job_table(cursor, name: str) -> None:
-    """An empty table shaped like posting_job: the same columns, constraints and indexes."""
+    """An empty table shaped like posting_job: the same columns, constraints (its foreign keys
+    included, deferred to the commit as Django makes them) and indexes."""
     table = Job._meta.db_table
     if connection.vendor == "postgresql":
         cursor.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING ALL)")
+        # LIKE copies no foreign keys; SQLite's copy of the CREATE statement keeps them, and
+        # both floors are to be the same table.
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+            [table],
+        )
+        for constraint, definition in cursor.fetchall():
+            renamed = constraint.replace(table, name, 1)
+            cursor.execute(f'ALTER TABLE {name} ADD CONSTRAINT "{renamed}" {definition}')
         return
     cursor.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = %s AND sql IS NOT NULL",

@@ -1,12 +1,18 @@
 """The benchmark's floors and measures do what their figures claim."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
 
+import pytest
+from django.db import connection
+
 from fleetlab import legacy_tracker
+from fleetlab.bench_steps import _copy_job_table
 from fleetlab.cpu import session_cpu_seconds, session_processes
+from fleetlab.processes import Fleet
 
 
 def test_the_legacy_tracker_floor_rewrites_the_whole_progress_file_with_the_outcome(tmp_path):
@@ -55,3 +61,57 @@ def test_cpu_of_a_session_counts_its_children_including_the_ended_ones():
         os.killpg(leader.pid, 9)
         leader.wait()
         leader.stdout.close()
+
+
+# The import floor writes into a copy of the job table: "the same table", so the copy keeps
+# the job table's foreign keys, deferred to the commit as Django makes them, on both databases.
+
+FOREIGN_KEYS_OF_BOTH = (
+    "import json\n"
+    "from django.db import connection\n"
+    "from fleetlab.bench_steps import _copy_job_table\n"
+    "with connection.cursor() as cursor:\n"
+    "    _copy_job_table(cursor, 'bench_floor_job')\n"
+    "    keys = {}\n"
+    "    for table in ('posting_job', 'bench_floor_job'):\n"
+    "        cursor.execute(\n"
+    "            'SELECT pg_get_constraintdef(oid), condeferrable, condeferred '\n"
+    "            'FROM pg_constraint '\n"
+    "            \"WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY 1\", [table])\n"
+    "        keys[table] = cursor.fetchall()\n"
+    "    cursor.execute('DROP TABLE bench_floor_job')\n"
+    "print(json.dumps(keys))\n"
+)
+
+
+def test_the_import_floors_copy_of_the_job_table_keeps_its_foreign_keys_on_postgresql(
+    tmp_path, scaleout_env
+):
+    fleet = Fleet(tmp_path, **scaleout_env)
+    fleet.manage("migrate", "-v0")
+    keys = json.loads(fleet.manage("shell", "-c", FOREIGN_KEYS_OF_BOTH).stdout.splitlines()[-1])
+    job_keys = keys["posting_job"]
+    assert {definition.split(" REFERENCES ")[1].split("(")[0] for definition, *_ in job_keys} == {
+        "posting_account",
+        "devices_device",
+        "auth_user",
+    }
+    assert all(deferrable and deferred for _, deferrable, deferred in job_keys)
+    assert keys["bench_floor_job"] == job_keys
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_floors_copy_of_the_job_table_keeps_its_foreign_keys_on_sqlite():
+    with connection.cursor() as cursor:
+        _copy_job_table(cursor, "bench_floor_job")
+        keys = {}
+        for table in ("posting_job", "bench_floor_job"):
+            cursor.execute(f"PRAGMA foreign_key_list({table})")
+            keys[table] = sorted(row[2:5] for row in cursor.fetchall())  # table, from, to
+        cursor.execute("DROP TABLE bench_floor_job")
+    assert {table for table, *_ in keys["posting_job"]} == {
+        "posting_account",
+        "devices_device",
+        "auth_user",
+    }
+    assert keys["bench_floor_job"] == keys["posting_job"]

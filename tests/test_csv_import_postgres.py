@@ -1,13 +1,16 @@
 """import_jobs on PostgreSQL, where the import's lookups take their PostgreSQL-only form."""
 
+import subprocess
+import sys
 from unittest.mock import patch
 
+import psycopg
 import pytest
 from django.db import connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetlab.processes import Fleet
+from fleetlab.processes import ROOT, Fleet
 from posting.csv_import import _one_of
 
 HEADER = "job_id,account,video_path,caption\n"
@@ -93,3 +96,142 @@ def test_any_ids_travel_so_the_server_gets_exactly_them(values):
         assert joined.split(separator) == values
     else:
         assert params == [values]
+
+
+# While every row so far is new and sound, a batch is written without looking its ids up; the
+# job table's unique job_id answers for them, and any doubt takes the batch again with lookups.
+
+JOB_COUNTS = (
+    "from posting.models import Job, PassEntry\n"
+    "print(Job.objects.count(), PassEntry.objects.count())\n"
+)
+
+
+def test_rows_after_a_batch_taken_as_new_are_still_checked_against_it_and_the_stored_jobs(
+    tmp_path, scaleout_env
+):
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 100)
+    # Lines 2-2001 are the first batch, all new; the second batch repeats K5 (line 7), changes
+    # the stored J3 and has an empty video path: each is reported, nothing is written.
+    second = tmp_path / "second.csv"
+    second.write_text(
+        HEADER
+        + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(2000))
+        + "K5,@a,5.mp4,x\nJ3,@a,3.mp4,changed\nK9000,@a,,x\n"
+    )
+    refused = fleet.manage("import_jobs", str(second), check=False)
+    assert refused.returncode != 0
+    report = refused.stdout + refused.stderr
+    assert "3 problems" in report
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "100 100"
+    problems = (
+        "from posting.csv_import import ImportRefused, import_jobs\n"
+        "try:\n"
+        f"    import_jobs({str(second)!r})\n"
+        "except ImportRefused as refused:\n"
+        "    print(*refused.problems, sep='\\n')\n"
+    )
+    lines = fleet.manage("shell", "-c", problems).stdout.splitlines()
+    assert lines[-3:] == [
+        "line 2002, column job_id: 'K5' already on line 7",
+        "line 2003, column caption: differs from the stored job (use --update to change it)",
+        "line 2004, column video_path: is empty",
+    ]
+
+
+def test_stored_jobs_met_after_batches_taken_as_new_count_once_as_unchanged(tmp_path, scaleout_env):
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 100)
+    second = tmp_path / "second.csv"
+    second.write_text(
+        HEADER
+        + "".join(f"K{n},@b,{n}.mp4,x\n" for n in range(4100))
+        + "".join(f"J{n},@a,{n}.mp4,x\n" for n in range(100))
+    )
+    done = fleet.manage("import_jobs", str(second))
+    assert "imported 4200 rows: 4100 new jobs, 0 updated, 100 unchanged, 1 new account" in (
+        done.stdout
+    )
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "4200 4200"  # one pass entry per added job
+
+
+def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored(
+    tmp_path, scaleout_env
+):
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 10)
+    holder = psycopg.connect(scaleout_env["DATABASE_URL"])
+    try:
+        # C1, a copy of J0 (same account, video and caption), added and not yet committed.
+        holder.execute(
+            "CREATE TEMPORARY TABLE held AS SELECT * FROM posting_job WHERE job_id = 'J0'"
+        )
+        holder.execute(
+            "UPDATE held SET job_id = 'C1', "
+            "id = nextval(pg_get_serial_sequence('posting_job', 'id'))"
+        )
+        holder.execute("INSERT INTO posting_job SELECT * FROM held")
+        second = tmp_path / "second.csv"
+        second.write_text(HEADER + "N1,@a,n.mp4,x\nC1,@a,0.mp4,x\n")
+        importing = subprocess.Popen(
+            [sys.executable, "manage.py", "import_jobs", str(second)],
+            cwd=ROOT,
+            env=fleet.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        waiting = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        fleet.wait_until(lambda: fleet.query(waiting), timeout=60, what="the import to wait")
+        holder.commit()
+        out, err = importing.communicate(timeout=120)
+    finally:
+        holder.close()
+    assert importing.returncode == 0, err
+    assert "imported 2 rows: 1 new job, 0 updated, 1 unchanged, 0 new accounts" in out
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "12 11"  # C1's pass entry is its writer's
+
+
+def test_after_its_most_batches_taken_as_new_the_import_looks_ids_up(tmp_path, scaleout_env):
+    # Each batch taken as new is a subtransaction: PostgreSQL tracks 64 per transaction.
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 1)
+    second = tmp_path / "second.csv"
+    second.write_text(HEADER + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(12)) + "K1,@a,1,x\n")
+    small_batches = (
+        "from unittest.mock import patch\n"
+        "from posting import csv_import\n"
+        "taken = []\n"
+        "as_new = csv_import.JobImporter._take_as_new\n"
+        "def counted(self, batch, seen):\n"
+        "    taken.append(len(batch))\n"
+        "    return as_new(self, batch, seen)\n"
+        "with patch.object(csv_import, 'BATCH_AS_NEW', 3), "
+        "patch.object(csv_import, 'MAX_BATCHES_AS_NEW', 2), patch.object(csv_import, 'BATCH', 4), "
+        "patch.object(csv_import.JobImporter, '_take_as_new', counted):\n"
+        "    try:\n"
+        f"        csv_import.import_jobs({str(second)!r})\n"
+        "    except csv_import.ImportRefused as refused:\n"
+        "        print(*refused.problems, sep='\\n')\n"
+        "print(taken)\n"
+    )
+    lines = fleet.manage("shell", "-c", small_batches).stdout.splitlines()
+    assert lines[-2:] == ["line 14, column job_id: 'K1' already on line 3", "[3, 3]"]
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "1 1"
+
+
+def test_a_file_malformed_after_batches_already_written_is_refused_by_line(tmp_path, scaleout_env):
+    # The rows are read in a thread ahead of the writes: its refusal reaches the import.
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 1)
+    second = tmp_path / "second.csv"
+    second.write_text(
+        HEADER + "".join(f"K{n},@a,{n}.mp4,x\n" for n in range(12000)) + 'K-1,@a,1.mp4,"open\n'
+    )
+    refused = fleet.manage("import_jobs", str(second), check=False)
+    assert refused.returncode != 0
+    assert "line 12002, column caption: a quoted field starts here and is never closed" in (
+        refused.stdout + refused.stderr
+    )
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "1 1"
