@@ -162,8 +162,9 @@ class DeviceRunner:
         it stays so."""
         if self._stopping or time.monotonic() < self._stop_checked_at + 1:
             return self._stopping
-        self._stop_checked_at = time.monotonic()
+        # Stamped after the answer: a failed ask is asked again, not read as "not stopping".
         self._stopping = ClusterHeartbeat.is_stopping(self.cluster)
+        self._stop_checked_at = time.monotonic()
         return self._stopping
 
     def _seconds_until_due(self) -> float | None:
@@ -198,6 +199,8 @@ def settle_then_claim(attempt: Attempt, report: Outcome, now, cluster: str = "")
     back, and the report is then recorded alone, as settle_report always does (and fails as
     it would, if the database is gone).
     """
+    claimed: Attempt | None = None
+    block_ended = False
     try:
         with transaction.atomic():
             status = record_success(
@@ -209,13 +212,41 @@ def settle_then_claim(attempt: Attempt, report: Outcome, now, cluster: str = "")
             )
             if status is None:
                 return None  # the lease was taken over: nothing recorded, nothing claimed
-            return claim_next_job_in_transaction(
+            claimed = claim_next_job_in_transaction(
                 attempt.device, now=timezone.now(), cluster=cluster
             )
-    except (DatabaseError, lifecycle.CancelRequested):
+            block_ended = True
+    except Exception as exc:
+        if block_ended:
+            # The COMMIT, or a callback run after it (a device's wake-up), failed.
+            return _claimed_if_committed(attempt, report, now, claimed, exc)
         # The instances as the rolled-back transaction found them (a release or a health
         # change written there would otherwise be taken as done).
         attempt.device.refresh_from_db()
         attempt.job.account.refresh_from_db()
         settle_report(attempt, report, now)
+        if not isinstance(exc, DatabaseError | lifecycle.CancelRequested):
+            raise  # a fault of the claim's code: the success is recorded, the runner stops
         return None
+    return claimed
+
+
+def _claimed_if_committed(
+    attempt: Attempt, report: Outcome, now, claimed: Attempt | None, error: Exception
+) -> Attempt | None:
+    """After an error at or after the COMMIT: the claimed attempt if the transaction did
+    commit (a job claimed is a job run), else the success recorded alone. When the database
+    cannot say, nothing is run: a claimed job's lease ends and the sweep recovers it."""
+    logger.warning("Recording %s with the next claim: %s", attempt.job.job_id, error)
+    if claimed is None:
+        settle_report(attempt, report, now)  # records nothing if the record committed
+        return None
+    try:
+        committed = Attempt.objects.filter(pk=claimed.pk).exists()
+    except DatabaseError:
+        logger.warning("Cannot tell whether %s was claimed: not run here", claimed.job.job_id)
+        return None
+    if committed:
+        return claimed
+    settle_report(attempt, report, now)
+    return None

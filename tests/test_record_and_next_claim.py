@@ -8,13 +8,14 @@ run on both (tests/test_writes_on_postgresql.py runs them on PostgreSQL).
 import uuid
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from posting import runner as runner_module
-from posting.models import Attempt, DeviceQueue, Job, JobStatus
-from posting.runner import DeviceRunner
+from posting.claiming import claim_next_job
+from posting.models import Attempt, ClusterHeartbeat, DeviceQueue, Job, JobStatus
+from posting.runner import DeviceRunner, settle_then_claim
 from tests.factories import make_account, make_device, make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -168,4 +169,87 @@ def test_a_failed_ask_for_the_device_lease_after_a_success_still_records_it(monk
     assert summary.stopped_because.startswith("error:")
     statuses = dict(Job.objects.values_list("job_id", "status"))
     assert statuses == {"J0": "success", "J1": "pending"}
+    assert not Attempt.objects.running().exists()
+
+
+def a_success_to_record(device):
+    """A claimed attempt of the device's first job, run: its report waits to be recorded."""
+    attempt = claim_next_job(device, now=timezone.now())
+    return attempt, runner_module.run_attempt(attempt.job, attempt.device, attempt)
+
+
+def test_a_job_claimed_with_a_record_is_run_when_a_callback_after_the_commit_fails(
+    monkeypatch,
+):
+    device = make_device()
+    account = make_account(device=device)
+    make_job("J0", account=account)
+    make_job("J1", account=account)
+    attempt, report = a_success_to_record(device)
+    claim_in_transaction = runner_module.claim_next_job_in_transaction
+
+    def claim_then_a_failing_wake_up(*args, **kwargs):
+        def unanswered():
+            raise OperationalError("the broker's database is gone")
+
+        transaction.on_commit(unanswered)  # as a released account's device wake-up is
+        return claim_in_transaction(*args, **kwargs)
+
+    monkeypatch.setattr(
+        runner_module, "claim_next_job_in_transaction", claim_then_a_failing_wake_up
+    )
+    claimed = settle_then_claim(attempt, report, timezone.now())
+    # The transaction committed: the job it claimed is handed back to be run, not dropped.
+    assert claimed is not None and claimed.job.job_id == "J1"
+    assert Attempt.objects.get(pk=claimed.pk).outcome == "running"
+    assert Job.objects.get(job_id="J0").status == JobStatus.SUCCESS
+
+
+def test_a_fault_in_the_claim_still_records_the_success_and_is_raised(monkeypatch):
+    device = make_device()
+    account = make_account(device=device)
+    make_job("J0", account=account)
+    make_job("J1", account=account)
+    attempt, report = a_success_to_record(device)
+
+    def faulty_claim(*args, **kwargs):
+        raise KeyError("a bug in the claim")
+
+    monkeypatch.setattr(runner_module, "claim_next_job_in_transaction", faulty_claim)
+    with pytest.raises(KeyError):
+        settle_then_claim(attempt, report, timezone.now())
+    assert Job.objects.get(job_id="J0").status == JobStatus.SUCCESS
+    assert Attempt.objects.get(pk=attempt.pk).outcome == "success"
+    assert Job.objects.get(job_id="J1").status == JobStatus.PENDING
+    assert not Attempt.objects.running().exists()
+
+
+def test_a_failed_ask_whether_the_cluster_is_stopping_is_asked_again(monkeypatch):
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(3):
+        make_job(f"J{n}", account=account)
+    runner = a_runner(device)
+    run_attempt = runner_module.run_attempt
+    answers = iter([OperationalError("the server closed the connection")])
+
+    def stopping_asked_after_posting(job, device, attempt, **options):
+        report = run_attempt(job, device, attempt, **options)
+
+        def is_stopping(cluster):
+            answer = next(answers, True)  # unanswered once, then: stopping
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        monkeypatch.setattr(ClusterHeartbeat, "is_stopping", staticmethod(is_stopping))
+        runner._stop_checked_at = -1e9  # the next ask reaches the database
+        return report
+
+    monkeypatch.setattr(runner_module, "run_attempt", stopping_asked_after_posting)
+    summary = runner.run()
+    # Cannot tell is not "not stopping": no job is claimed until the cluster answers.
+    assert summary.attempts == 1
+    statuses = dict(Job.objects.values_list("job_id", "status"))
+    assert statuses == {"J0": "success", "J1": "pending", "J2": "pending"}
     assert not Attempt.objects.running().exists()
