@@ -100,6 +100,19 @@ def claim(job: Job, device: Device | None = None, now: datetime | None = None) -
     return attempt
 
 
+def make_stray_running_attempt(job: Job, number: int = 1) -> Attempt:
+    """A running attempt of the job on another phone, written directly (no claim): what the
+    database's one-running-attempt rules are there to refuse."""
+    return Attempt.objects.create(
+        job=job,
+        device=make_device(),
+        pass_number=1,
+        number=number,
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now(),
+    )
+
+
 def refreshed(obj):
     obj.refresh_from_db()
     return obj

@@ -6,7 +6,14 @@ from django.utils import timezone
 
 from posting.claiming import claim_next_job, open_attempt
 from posting.models import Attempt, Job, JobStatus
-from tests.factories import NOW, make_account, make_device, make_job, refreshed
+from tests.factories import (
+    NOW,
+    make_account,
+    make_device,
+    make_job,
+    make_stray_running_attempt,
+    refreshed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -66,14 +73,7 @@ def test_the_database_refuses_a_second_running_attempt_of_a_job():
     job = make_job(account=make_account(device=make_device()))
     open_attempt(job, job.account.device, now=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():
-        Attempt.objects.create(
-            job=job,
-            device=make_device(),
-            pass_number=1,
-            number=2,
-            started_at=timezone.now(),
-            lease_expires_at=timezone.now(),
-        )
+        make_stray_running_attempt(job, number=2)
 
 
 def test_higher_priority_runs_first_then_import_order():

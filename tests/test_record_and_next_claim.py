@@ -16,13 +16,34 @@ from posting import runner as runner_module
 from posting.claiming import claim_next_job
 from posting.models import Attempt, ClusterHeartbeat, DeviceQueue, Job, JobStatus
 from posting.runner import DeviceRunner, settle_then_claim
-from tests.factories import make_account, make_device, make_job
+from tests.factories import make_account, make_device, make_job, make_stray_running_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def a_runner(device, **options) -> DeviceRunner:
     return DeviceRunner(device, budget=options.pop("budget", 60), idle_wait=0, **options)
+
+
+def a_device_with_jobs(count: int):
+    """A phone with one account and jobs J0..J<count - 1> pending on it."""
+    device = make_device()
+    account = make_account(device=device)
+    for n in range(count):
+        make_job(f"J{n}", account=account)
+    return device
+
+
+def after_each_post(monkeypatch, then) -> None:
+    """Calls `then(job)` after each simulated post, before its report is recorded."""
+    run_attempt = runner_module.run_attempt
+
+    def posted_then(job, device, attempt, **options):
+        report = run_attempt(job, device, attempt, **options)
+        then(job)
+        return report
+
+    monkeypatch.setattr(runner_module, "run_attempt", posted_then)
 
 
 def test_a_runner_posts_every_job_of_its_device_and_leaves_none_running():
@@ -42,19 +63,13 @@ def test_a_runner_posts_every_job_of_its_device_and_leaves_none_running():
 def test_a_cancel_after_the_checkpoint_sends_the_job_to_review_and_the_runner_goes_on(
     monkeypatch,
 ):
-    device = make_device()
-    account = make_account(device=device)
-    for n in range(3):
-        make_job(f"J{n}", account=account)
-    run_attempt = runner_module.run_attempt
+    device = a_device_with_jobs(3)
 
-    def cancelled_while_posting(job, device, attempt, **options):
-        report = run_attempt(job, device, attempt, **options)
+    def cancelled_while_posting(job):
         if job.job_id == "J1":  # the operator's cancel arrives after the tap
             Job.objects.filter(pk=job.pk).update(cancel_requested=True)
-        return report
 
-    monkeypatch.setattr(runner_module, "run_attempt", cancelled_while_posting)
+    after_each_post(monkeypatch, cancelled_while_posting)
     summary = a_runner(device).run()
     assert summary.attempts == 3
     statuses = dict(Job.objects.values_list("job_id", "status"))
@@ -69,14 +84,7 @@ def test_a_refused_next_claim_keeps_the_success_recorded_and_the_job_waiting(mon
     broken = make_job("J1", account=account)
     # A running attempt of J1 on another phone, while J1 reads as pending: the database
     # refuses a second running attempt of the job, so claiming J1 fails.
-    Attempt.objects.create(
-        job=broken,
-        device=make_device(),
-        pass_number=1,
-        number=1,
-        started_at=timezone.now(),
-        lease_expires_at=timezone.now(),
-    )
+    make_stray_running_attempt(broken)
     summary = a_runner(device, budget=0.5, sleep=lambda seconds: None).run()
     assert summary.attempts == 1
     assert Job.objects.get(job_id="J0").status == JobStatus.SUCCESS
@@ -124,20 +132,14 @@ def test_on_postgresql_a_job_takes_eight_round_trips_with_the_simulators_ledger(
 
 
 def test_a_runner_whose_device_lease_was_taken_while_posting_claims_nothing_more(monkeypatch):
-    device = make_device()
-    account = make_account(device=device)
-    for n in range(3):
-        make_job(f"J{n}", account=account)
+    device = a_device_with_jobs(3)
     runner = a_runner(device)
-    run_attempt = runner_module.run_attempt
 
-    def lease_taken_while_posting(job, device, attempt, **options):
-        report = run_attempt(job, device, attempt, **options)
+    def lease_taken_while_posting(job):
         DeviceQueue.objects.filter(device=device).update(runner_token=uuid.uuid4())
         runner._lease_extended_at = -1e9  # the next ask reaches the database
-        return report
 
-    monkeypatch.setattr(runner_module, "run_attempt", lease_taken_while_posting)
+    after_each_post(monkeypatch, lease_taken_while_posting)
     summary = runner.run()
     assert (summary.attempts, summary.stopped_because) == (1, "device lease lost")
     statuses = dict(Job.objects.values_list("job_id", "status"))
@@ -145,25 +147,18 @@ def test_a_runner_whose_device_lease_was_taken_while_posting_claims_nothing_more
     assert not Attempt.objects.running().exists()
 
 
+def unanswered(*args, **kwargs):
+    raise OperationalError("the server closed the connection")
+
+
 def test_a_failed_ask_for_the_device_lease_after_a_success_still_records_it(monkeypatch):
-    device = make_device()
-    account = make_account(device=device)
-    for n in range(2):
-        make_job(f"J{n}", account=account)
-    runner = a_runner(device)
-    run_attempt = runner_module.run_attempt
+    runner = a_runner(a_device_with_jobs(2))
 
-    def database_gone_after_posting(job, device, attempt, **options):
-        report = run_attempt(job, device, attempt, **options)
-
-        def unanswered(*args, **kwargs):
-            raise OperationalError("the server closed the connection")
-
+    def database_gone_after_posting(job):
         monkeypatch.setattr(DeviceQueue, "extend_runner_lease", unanswered)
         runner._lease_extended_at = -1e9  # the next ask reaches the database
-        return report
 
-    monkeypatch.setattr(runner_module, "run_attempt", database_gone_after_posting)
+    after_each_post(monkeypatch, database_gone_after_posting)
     summary = runner.run()
     assert summary.attempts == 1
     assert summary.stopped_because.startswith("error:")
@@ -181,17 +176,10 @@ def a_success_to_record(device):
 def test_a_job_claimed_with_a_record_is_run_when_a_callback_after_the_commit_fails(
     monkeypatch,
 ):
-    device = make_device()
-    account = make_account(device=device)
-    make_job("J0", account=account)
-    make_job("J1", account=account)
-    attempt, report = a_success_to_record(device)
+    attempt, report = a_success_to_record(a_device_with_jobs(2))
     claim_in_transaction = runner_module.claim_next_job_in_transaction
 
     def claim_then_a_failing_wake_up(*args, **kwargs):
-        def unanswered():
-            raise OperationalError("the broker's database is gone")
-
         transaction.on_commit(unanswered)  # as a released account's device wake-up is
         return claim_in_transaction(*args, **kwargs)
 
@@ -206,11 +194,7 @@ def test_a_job_claimed_with_a_record_is_run_when_a_callback_after_the_commit_fai
 
 
 def test_a_fault_in_the_claim_still_records_the_success_and_is_raised(monkeypatch):
-    device = make_device()
-    account = make_account(device=device)
-    make_job("J0", account=account)
-    make_job("J1", account=account)
-    attempt, report = a_success_to_record(device)
+    attempt, report = a_success_to_record(a_device_with_jobs(2))
 
     def faulty_claim(*args, **kwargs):
         raise KeyError("a bug in the claim")
@@ -225,28 +209,22 @@ def test_a_fault_in_the_claim_still_records_the_success_and_is_raised(monkeypatc
 
 
 def test_a_failed_ask_whether_the_cluster_is_stopping_is_asked_again(monkeypatch):
-    device = make_device()
-    account = make_account(device=device)
-    for n in range(3):
-        make_job(f"J{n}", account=account)
-    runner = a_runner(device)
-    run_attempt = runner_module.run_attempt
-    answers = iter([OperationalError("the server closed the connection")])
+    runner = a_runner(a_device_with_jobs(3))
+    asked = []
 
-    def stopping_asked_after_posting(job, device, attempt, **options):
-        report = run_attempt(job, device, attempt, **options)
+    def unanswered_once_then_stopping(cluster):
+        asked.append(cluster)
+        if len(asked) == 1:
+            unanswered()
+        return True
 
-        def is_stopping(cluster):
-            answer = next(answers, True)  # unanswered once, then: stopping
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
-
-        monkeypatch.setattr(ClusterHeartbeat, "is_stopping", staticmethod(is_stopping))
+    def stopping_asked_after_posting(job):
+        monkeypatch.setattr(
+            ClusterHeartbeat, "is_stopping", staticmethod(unanswered_once_then_stopping)
+        )
         runner._stop_checked_at = -1e9  # the next ask reaches the database
-        return report
 
-    monkeypatch.setattr(runner_module, "run_attempt", stopping_asked_after_posting)
+    after_each_post(monkeypatch, stopping_asked_after_posting)
     summary = runner.run()
     # Cannot tell is not "not stopping": no job is claimed until the cluster answers.
     assert summary.attempts == 1
