@@ -98,7 +98,9 @@ def import_jobs(
     """Import the CSV at `path` ('-' is standard input). Raises ImportRefused, writing nothing."""
     with open_csv_source(str(path)) as source:
         importer = JobImporter(update=update, progress=progress)
-        source = _rereadable(source)
+        # Read again for --check-files, and on SQLite to place a repeat's first line.
+        if check_files or connection.vendor == "sqlite":
+            source = _rereadable(source)
         if check_files:
             importer.check_files(source)
             source.seek(0)
@@ -109,9 +111,25 @@ def import_jobs(
                     raise _RolledBack
         except _RolledBack:
             pass
+        except IntegrityError as exc:
+            # Everything the import writes was checked first: what the database still
+            # refuses was written by another transaction meanwhile (on PostgreSQL, a job
+            # another import added while this one looked).
+            raise ImportRefused([_concurrent_change(exc)]) from exc
     importer.raise_problems()
     importer.summary.dry_run = dry_run
     return importer.summary
+
+
+def _concurrent_change(error: IntegrityError) -> Problem:
+    cause = getattr(error.__cause__, "diag", None)
+    detail = getattr(cause, "message_detail", None) or str(error).splitlines()[0]
+    return Problem(
+        0,
+        "",
+        f"another import or change wrote the same rows while this one ran ({detail}); nothing "
+        "was imported: run the import again to see how the file and the stored jobs differ",
+    )
 
 
 def _rereadable(source: BinaryIO) -> BinaryIO:
@@ -288,6 +306,7 @@ class JobImporter:
         """Check and write every row; stops writing at the first problem, reads on.
 
         `source` is read again only to place a repeated job id's first line (SQLite)."""
+        self.start = source.tell() if source.seekable() else 0
         self._ensure_first_pass()
         seen = SeenJobIds(indexed=not self.assume_new)
         batches = self._batches(source)
@@ -405,13 +424,15 @@ class JobImporter:
         """Read the file again for the first line of each repeated job id (the import is
         refused: only a refused file is read twice)."""
         first: dict[str, int] = {}
-        source.seek(0)
+        source.seek(self.start)
         for item in self.rows(source):
             if isinstance(item, Row) and item.values["job_id"] in self.repeats:
                 first.setdefault(item.values["job_id"], item.line)
                 if len(first) == len(self.repeats):
                     break
         for job_id, indexes in self.repeats.items():
+            if job_id not in first:
+                continue  # the file changed under the import: "on an earlier line" it stays
             for index in indexes:
                 line = self.problems[index].line
                 message = f"{job_id!r} already on line {first[job_id]}"

@@ -90,7 +90,9 @@ def write_rows(table: str, columns: list[str], rows: Iterable[Sequence]) -> None
     names = ", ".join(quote(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+            # psycopg's own cursor: its errors are made Django's (IntegrityError, ...) here.
+            sql = f"COPY {quote(table)} ({names}) FROM STDIN"
+            with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
             return

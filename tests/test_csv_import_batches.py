@@ -143,3 +143,18 @@ def test_every_repeat_is_named_with_its_first_line_whatever_the_batches(
             check()
     except _RolledBack:
         pass
+
+
+def test_a_file_changed_under_the_import_still_refuses_the_repeat_without_its_line(
+    tmp_path, monkeypatch
+):
+    path = write(tmp_path, HEADER + rows("J1", "J2", "J3", "J4", "J1"))
+    place_repeats = csv_import.JobImporter._place_repeats
+
+    def saved_again_meanwhile(importer, source):
+        path.write_text(HEADER + rows("K1"))  # an operator saves a corrected file
+        place_repeats(importer, source)
+
+    monkeypatch.setattr(csv_import.JobImporter, "_place_repeats", saved_again_meanwhile)
+    assert problems_of(path) == ["line 6, column job_id: 'J1' is on an earlier line"]
+    assert Job.objects.count() == 0

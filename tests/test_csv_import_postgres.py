@@ -156,13 +156,11 @@ def test_stored_jobs_met_after_batches_taken_as_new_count_once_as_unchanged(tmp_
     assert counted.stdout.splitlines()[-1] == "4200 4200"  # one pass entry per added job
 
 
-def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored(
-    tmp_path, scaleout_env
-):
-    fleet = fleet_with_jobs(tmp_path, scaleout_env, 10)
-    holder = psycopg.connect(scaleout_env["DATABASE_URL"])
+def import_while_another_transaction_adds_c1(tmp_path, fleet, url, rows: str):
+    """Run import_jobs on `rows` while another transaction has added C1 (a copy of J0: same
+    account, video and caption) and commits it only once the import waits for it."""
+    holder = psycopg.connect(url)
     try:
-        # C1, a copy of J0 (same account, video and caption), added and not yet committed.
         holder.execute(
             "CREATE TEMPORARY TABLE held AS SELECT * FROM posting_job WHERE job_id = 'J0'"
         )
@@ -172,7 +170,7 @@ def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored
         )
         holder.execute("INSERT INTO posting_job SELECT * FROM held")
         second = tmp_path / "second.csv"
-        second.write_text(HEADER + "N1,@a,n.mp4,x\nC1,@a,0.mp4,x\n")
+        second.write_text(HEADER + rows)
         importing = subprocess.Popen(
             [sys.executable, "manage.py", "import_jobs", str(second)],
             cwd=ROOT,
@@ -187,10 +185,39 @@ def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored
         out, err = importing.communicate(timeout=120)
     finally:
         holder.close()
-    assert importing.returncode == 0, err
+    return importing.returncode, out, err
+
+
+def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored(
+    tmp_path, scaleout_env
+):
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 10)
+    url = scaleout_env["DATABASE_URL"]
+    code, out, err = import_while_another_transaction_adds_c1(
+        tmp_path, fleet, url, "N1,@a,n.mp4,x\nC1,@a,0.mp4,x\n"
+    )
+    assert code == 0, err
     assert "imported 2 rows: 1 new job, 0 updated, 1 unchanged, 0 new accounts" in out
     counted = fleet.manage("shell", "-c", JOB_COUNTS)
     assert counted.stdout.splitlines()[-1] == "12 11"  # C1's pass entry is its writer's
+
+
+def test_a_job_another_transaction_adds_while_ids_are_looked_up_refuses_the_file_plainly(
+    tmp_path, scaleout_env
+):
+    # J1, stored, makes the import look ids up; the lookup cannot see C1 until it commits,
+    # and the write then meets it: the file is refused with a message, not a traceback.
+    fleet = fleet_with_jobs(tmp_path, scaleout_env, 10)
+    url = scaleout_env["DATABASE_URL"]
+    code, out, err = import_while_another_transaction_adds_c1(
+        tmp_path, fleet, url, "J1,@a,1.mp4,x\nN1,@a,n.mp4,x\nC1,@a,0.mp4,x\n"
+    )
+    assert code != 0
+    assert "Traceback" not in err, err
+    assert "another import or change wrote the same rows while this one ran" in err
+    assert "(job_id)=(C1)" in err
+    counted = fleet.manage("shell", "-c", JOB_COUNTS)
+    assert counted.stdout.splitlines()[-1] == "11 10"  # C1 alone was added, by its writer
 
 
 def test_after_its_most_batches_taken_as_new_the_import_looks_ids_up(tmp_path, scaleout_env):
