@@ -150,6 +150,9 @@ class RowParser:
         return value
 
     def identifier(self, column: str) -> str:
+        value = self.raw.get(column, "").strip()
+        if value and len(value) <= 200 and value.isprintable():
+            return value  # a sound id, told in C: nothing to report
         value = self.text(column, required=True, max_length=200)
         try:
             return identifier(value)
@@ -166,9 +169,11 @@ class RowParser:
             return value
 
     def video_path(self) -> str:
-        value = self.text("video_path", required=True, max_length=1000)
-        if not value:
-            return value
+        value = self.raw.get("video_path", "").strip()
+        if not value or len(value) > 1000:
+            value = self.text("video_path", required=True, max_length=1000)  # reports it
+            if not value:
+                return value
         try:
             return self.video_paths.resolve(value)
         except InvalidValue as exc:

@@ -45,12 +45,16 @@ class NewJobRows:
         """One job's values: `parts` (attname to value) laid over the defaults; a job without
         a pass number of its own enters the current pass."""
         values = self._template.copy()
+        layouts = self._layouts
         for part in parts:
-            positions, moments = self._layout(tuple(part))
+            if not part:
+                continue  # a plain jobs file's rows have no legacy state
+            names = tuple(part)
+            positions, moments = layouts.get(names) or self._layout(names)
             for i, value in zip(positions, part.values(), strict=True):
                 values[i] = value
             for i in moments:
-                if isinstance(values[i], datetime):
+                if values[i] is not None and isinstance(values[i], datetime):
                     values[i] = self._adapt(values[i])
         if not values[self._pass_at]:
             values[self._pass_at] = self._current_pass
@@ -59,13 +63,12 @@ class NewJobRows:
     def _layout(self, names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Where each of these attnames goes, and which of those positions hold datetimes the
         database needs adapted. A file's rows share a handful of key sets, so each is worked
-        out once: per row and per field, this was a tenth of a 100,000-row import."""
-        layout = self._layouts.get(names)
-        if layout is None:
-            positions = tuple(self._position[name] for name in names)
-            moments = tuple(i for i in positions if i in self._moments) if self._adapt else ()
-            layout = self._layouts[names] = (positions, moments)
-        return layout
+        out once (`row` keeps them): per row and per field, this was a tenth of a 100,000-row
+        import."""
+        positions = tuple(self._position[name] for name in names)
+        moments = tuple(i for i in positions if i in self._moments) if self._adapt else ()
+        self._layouts[names] = (positions, moments)
+        return positions, moments
 
     def pass_number(self, row: list) -> int:
         return row[self._pass_at]
