@@ -353,7 +353,8 @@ def fleet_pause() -> dict:
 def needs_attention(now: datetime) -> list[dict]:
     """What waits on an operator: reviews, held accounts, quarantined devices, retries.
 
-    A fixed number of small queries: each kind's count and its first few rows.
+    A fixed number of small queries: each kind's count and its first few rows; `more` says
+    how many the list leaves out (the link lists them all).
     """
     items = []
     review = Job.objects.filter(status=JobStatus.NEEDS_REVIEW)
@@ -365,6 +366,7 @@ def needs_attention(now: datetime) -> list[dict]:
                 "text": f"{review_count} job{'s' if review_count != 1 else ''} to review "
                 "(may have posted)",
                 "link": _jobs_link(status=JobStatus.NEEDS_REVIEW),
+                "more": max(review_count - ATTENTION_SHOWN, 0),
                 "items": [
                     {"text": j.job_id, "link": reverse("admin:posting_job_change", args=[j.pk])}
                     for j in review.order_by("updated_at")[:ATTENTION_SHOWN]
@@ -379,6 +381,7 @@ def needs_attention(now: datetime) -> list[dict]:
                 "kind": "held_accounts",
                 "text": f"{held_count} held account{'s' if held_count != 1 else ''}",
                 "link": reverse("admin:posting_account_changelist") + "?held=yes",
+                "more": max(held_count - ATTENTION_SHOWN, 0),
                 "items": [
                     {
                         "text": f"{a.handle}: {a.held_reason or a.get_status_display()}",
@@ -400,6 +403,7 @@ def needs_attention(now: datetime) -> list[dict]:
                 "text": f"{quarantined_count} quarantined device"
                 f"{'s' if quarantined_count != 1 else ''}",
                 "link": reverse("admin:devices_device_changelist") + "?health__exact=quarantined",
+                "more": max(quarantined_count - ATTENTION_SHOWN, 0),
                 "items": [
                     {
                         "text": f"{d.name}: {d.health_detail or 'infrastructure failures'} "
@@ -420,6 +424,7 @@ def needs_attention(now: datetime) -> list[dict]:
                 "kind": "retry_waiting",
                 "text": f"{retry['n']} job{'s' if retry['n'] != 1 else ''} waiting for a retry",
                 "link": reverse("admin:posting_job_changelist") + "?waiting=retry",
+                "more": max(retry["n"] - ATTENTION_SHOWN, 0),
                 "items": [
                     {
                         "text": f"{j.job_id}: attempt {j.attempts + 1} of {j.max_attempts} "

@@ -224,6 +224,18 @@ def wide_login(browser, live_server):
     return page
 
 
+def test_a_long_attention_list_says_how_many_it_leaves_out(browser, live_server):
+    brand = make_account("@brand-main", device=make_device("phone-1"))
+    for n in range(7):
+        make_review_job(f"R{n}", brand)
+    page = wide_login(browser, live_server)
+    review = page.locator("[data-attention=needs_review]")
+    assert review.inner_text().startswith("7 jobs to review")
+    more = review.get_by_role("link", name="and 2 more")
+    assert "status__exact=needs_review" in more.get_attribute("href")
+    page.screenshot(path=str(ARTIFACTS / "console-attention-more-1366.png"))
+
+
 def fits_the_width(page) -> bool:
     """No column cut off: neither the page nor the list's own scroll box scrolls sideways."""
     return page.evaluate(

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from devices.models import DeviceHealth
-from posting.dashboard import dashboard_data
+from posting.dashboard import ATTENTION_SHOWN, dashboard_data
 from posting.execution import run_attempt
 from posting.models import (
     Account,
@@ -233,6 +233,16 @@ def test_needs_attention_lists_reviews_held_accounts_and_quarantined_devices(fle
     quarantined = attention["quarantined_devices"]["items"][0]
     assert quarantined["text"] == "phone-2: adb timeouts (streak 3)"
     assert quarantined["until"]
+
+
+def test_needs_attention_says_how_many_its_short_list_leaves_out(fleet):
+    job, _ = fleet
+    for n in range(ATTENTION_SHOWN + 2):
+        make_review_job(f"R-{n}", job.account)
+    attention = {n["kind"]: n for n in dashboard_data(timezone.now())["needs_attention"]}
+    review = attention["needs_review"]
+    assert review["text"].startswith(f"{ATTENTION_SHOWN + 2} jobs to review")
+    assert (len(review["items"]), review["more"]) == (ATTENTION_SHOWN, 2)
 
 
 def test_progress_segments_devices_and_failure_cards_link_to_filtered_lists(fleet):

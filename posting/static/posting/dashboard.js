@@ -136,7 +136,8 @@
         n.items && n.items.length ? el("ul", {}, ...n.items.map((i) => el("li", {},
           el("a", { href: i.link }, i.text),
           i.since ? el("span", {}, " · since ", when(i.since)) : "",
-          i.until ? el("span", {}, " · " + (i.until_label || "until") + " ", when(i.until)) : ""))) : "")));
+          i.until ? el("span", {}, " · " + (i.until_label || "until") + " ", when(i.until)) : "")),
+          n.more ? el("li", {}, el("a", { href: n.link }, "and " + n.more + " more")) : "") : "")));
   }
 
   function renderChart(points) {
