@@ -268,7 +268,7 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
             "state": "done",
             "finished_at": finished.isoformat() if finished else "",
             "held": segments["held"],
-            "text": "done" if not segments["held"] else "done but for held accounts",
+            "text": _done_but_for(segments),
         }
     if paused:
         return {"state": "paused", "remaining": remaining, "text": "paused"}
@@ -322,6 +322,17 @@ def estimate_finish(current: dict, now: datetime, *, paused: bool) -> dict:
         "basis": basis,
         "text": text,
     }
+
+
+def _done_but_for(segments: dict) -> str:
+    """'done', naming what still waits on an operator: nothing runs by itself, but a job to
+    review may have posted and a held account's jobs wait for it."""
+    waiting = []
+    if review := segments[JobStatus.NEEDS_REVIEW]:
+        waiting.append(f"{review} job{'s' if review != 1 else ''} to review")
+    if segments["held"]:
+        waiting.append("held accounts")
+    return "done but for " + " and ".join(waiting) if waiting else "done"
 
 
 def _duration(minutes: float) -> str:

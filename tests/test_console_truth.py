@@ -279,6 +279,17 @@ def test_the_estimate_says_its_basis_paused_and_when_it_finished(fleet, clock):
     assert eta["finished_at"] == refreshed(bystander).completed_at.isoformat()
 
 
+def test_a_pass_done_but_for_reviews_says_so(fleet):
+    job, bystander = fleet
+    run(job, "success")
+    run(bystander, "success")
+    assert dashboard_data(timezone.now())["eta"]["text"] == "done"
+    make_review_job("R-1", job.account)
+    make_review_job("R-2", job.account)
+    eta = dashboard_data(timezone.now())["eta"]
+    assert (eta["state"], eta["text"]) == ("done", "done but for 2 jobs to review")
+
+
 def test_a_banner_on_every_admin_page_while_the_fleet_or_a_platform_is_paused(admin_client):
     assert 'id="pause-banner"' not in admin_client.get("/admin/").content.decode()
     FleetControl.set_paused(True, now=timezone.now())
