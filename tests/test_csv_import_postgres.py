@@ -156,10 +156,12 @@ def test_stored_jobs_met_after_batches_taken_as_new_count_once_as_unchanged(tmp_
     assert counted.stdout.splitlines()[-1] == "4200 4200"  # one pass entry per added job
 
 
-def import_while_another_transaction_adds_c1(tmp_path, fleet, url, rows: str):
-    """Run import_jobs on `rows` while another transaction has added C1 (a copy of J0: same
-    account, video and caption) and commits it only once the import waits for it."""
-    holder = psycopg.connect(url)
+def import_while_another_transaction_adds_c1(tmp_path, env: dict, rows: str):
+    """On a fleet with J0..J9, run import_jobs on `rows` while another transaction has added
+    C1 (a copy of J0: same account, video and caption) and commits it only once the import
+    waits for it. The fleet, the command's exit code, its output and its errors."""
+    fleet = fleet_with_jobs(tmp_path, env, 10)
+    holder = psycopg.connect(env["DATABASE_URL"])
     try:
         holder.execute(
             "CREATE TEMPORARY TABLE held AS SELECT * FROM posting_job WHERE job_id = 'J0'"
@@ -185,16 +187,14 @@ def import_while_another_transaction_adds_c1(tmp_path, fleet, url, rows: str):
         out, err = importing.communicate(timeout=120)
     finally:
         holder.close()
-    return importing.returncode, out, err
+    return fleet, importing.returncode, out, err
 
 
 def test_a_job_another_transaction_is_adding_is_waited_for_and_then_found_stored(
     tmp_path, scaleout_env
 ):
-    fleet = fleet_with_jobs(tmp_path, scaleout_env, 10)
-    url = scaleout_env["DATABASE_URL"]
-    code, out, err = import_while_another_transaction_adds_c1(
-        tmp_path, fleet, url, "N1,@a,n.mp4,x\nC1,@a,0.mp4,x\n"
+    fleet, code, out, err = import_while_another_transaction_adds_c1(
+        tmp_path, scaleout_env, "N1,@a,n.mp4,x\nC1,@a,0.mp4,x\n"
     )
     assert code == 0, err
     assert "imported 2 rows: 1 new job, 0 updated, 1 unchanged, 0 new accounts" in out
@@ -207,10 +207,8 @@ def test_a_job_another_transaction_adds_while_ids_are_looked_up_refuses_the_file
 ):
     # J1, stored, makes the import look ids up; the lookup cannot see C1 until it commits,
     # and the write then meets it: the file is refused with a message, not a traceback.
-    fleet = fleet_with_jobs(tmp_path, scaleout_env, 10)
-    url = scaleout_env["DATABASE_URL"]
-    code, out, err = import_while_another_transaction_adds_c1(
-        tmp_path, fleet, url, "J1,@a,1.mp4,x\nN1,@a,n.mp4,x\nC1,@a,0.mp4,x\n"
+    fleet, code, out, err = import_while_another_transaction_adds_c1(
+        tmp_path, scaleout_env, "J1,@a,1.mp4,x\nN1,@a,n.mp4,x\nC1,@a,0.mp4,x\n"
     )
     assert code != 0
     assert "Traceback" not in err, err
