@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import connection
 
 from devices.models import Device, DeviceHealth
+from posting import statements
 from posting.models import Account, AccountStatus, FleetControl, Job, JobStatus, PauseSwitch
 from posting.models.choices import PauseScope
 
@@ -159,15 +160,7 @@ def claim_returning(
     values = {**_values(device_pk, now), "target": target, "lease": lease, "at": at, "false": False}
     if opening is None:
         return _execute(sql, values, account_ids)
-    claim_sql, claim_params = _bound(sql, values, account_ids)
-    insert_sql, insert_params = opening
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH claimed AS ({claim_sql}), opened AS ({insert_sql}) "
-            f"SELECT {', '.join(RETURNED)}, (SELECT id FROM opened) FROM claimed",
-            [*claim_params, *insert_params],
-        )
-        return cursor.fetchone()
+    return statements.claimed_and_opened(_bound(sql, values, account_ids), opening, RETURNED)
 
 
 def eligible_row(device_pk: int, account_ids: list[int], now: datetime) -> tuple | None:

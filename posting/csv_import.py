@@ -364,7 +364,7 @@ class JobImporter:
             seen.count,
         )
         try:
-            with transaction.atomic(), connection.wrap_database_errors:
+            with transaction.atomic():  # write_rows makes COPY's errors Django's
                 taken = self._take(batch, seen, assume_new=True)
                 if self.problem_count:
                     raise _TakeAgain
@@ -414,11 +414,10 @@ class JobImporter:
 
     def _report_repeat(self, row: Row) -> None:
         """A job id an earlier batch added: its first line is filled in by `_place_repeats`."""
-        self.problem_count += 1
-        if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            job_id = row.values["job_id"]
-            self.repeats.setdefault(job_id, []).append(len(self.problems))
-            self.problems.append(Problem(row.line, "job_id", f"{job_id!r} is on an earlier line"))
+        job_id, at = row.values["job_id"], len(self.problems)
+        self._report(Problem(row.line, "job_id", f"{job_id!r} is on an earlier line"))
+        if len(self.problems) > at:  # reported, not only counted
+            self.repeats.setdefault(job_id, []).append(at)
 
     def _place_repeats(self, source: BinaryIO) -> None:
         """Read the file again for the first line of each repeated job id (the import is

@@ -129,15 +129,8 @@ def claim(job: Job, device, token, now: datetime, opening=None) -> bool:
         sql, claim_params = statements.update_statement(
             Job, values, where, params, increments=("attempts",)
         )
-        insert_sql, insert_params = _opening(opening)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH claimed AS ({sql} RETURNING id, attempts, pass_number), "
-                f"opened AS ({insert_sql}) "
-                "SELECT attempts, pass_number, (SELECT id FROM opened) FROM claimed",
-                [*claim_params, *insert_params],
-            )
-            row = cursor.fetchone()
+        claim = (f"{sql} RETURNING id, attempts, pass_number", claim_params)
+        row = statements.claimed_and_opened(claim, _opening(opening), ("attempts", "pass_number"))
         if row is None:
             return False
         job.attempts, job.pass_number = row[:2]

@@ -150,6 +150,24 @@ def insert_from(instance: models.Model, source: str, taken: Mapping[str, str]) -
     return f"{head} SELECT {', '.join(values)} FROM {source}{returning}", params
 
 
+def claimed_and_opened(
+    claim: tuple[str, list], opening: tuple[str, list], columns: Sequence[str]
+) -> tuple | None:
+    """A claim and the attempt it opens, in one statement (PostgreSQL): `claim`, an UPDATE
+    ... RETURNING these `columns` and `id`, runs as the WITH query `claimed`; `opening`, an
+    INSERT ... SELECT from it (`insert_from`), as `opened`. The claimed row's `columns` and
+    the attempt's key, or None when nothing was claimed (nor inserted); an insert the
+    database refuses fails the statement, the claim with it."""
+    (claim_sql, claim_params), (insert_sql, insert_params) = claim, opening
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH claimed AS ({claim_sql}), opened AS ({insert_sql}) "
+            f"SELECT {', '.join(columns)}, (SELECT id FROM opened) FROM claimed",
+            [*claim_params, *insert_params],
+        )
+        return cursor.fetchone()
+
+
 def inserted(instance: models.Model, pk: int) -> models.Model:
     """The instance as `insert_from`'s statement stored it, with its primary key."""
     instance.pk = pk
