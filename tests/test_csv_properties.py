@@ -128,6 +128,14 @@ def _defects():
             ("priority", "-1000001"),
             ("device", "phone-404"),
             ("video_path", "../../etc/shadow"),
+            # What the checks tell in C before reporting (posting/csv_rows.py) must still be
+            # refused by the checks that report.
+            ("job_id", "J" * 201),
+            ("job_id", "J\u200bX"),
+            ("account", "@a\u202eb"),
+            ("account", "   "),
+            ("video_path", "v" * 1001),
+            ("video_path", "  "),
             ("extra cell", None),
             ("unclosed quote", None),
             ("not utf-8", None),
