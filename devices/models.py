@@ -233,25 +233,34 @@ class Device(models.Model):
         A row lock on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the
         database's write lock, and Django skips FOR UPDATE.
         """
+        statement = self.locking()
         if connection.features.has_select_for_update:
-            # Written out: the runner takes this lock twice per job, and building the query
-            # through the ORM each time cost more CPU than taking the lock.
-            table = connection.ops.quote_name(Device._meta.db_table)
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [self.pk])
+                cursor.execute(*statement)
                 cursor.fetchone()
 
-    # --- the device lease ------------------------------------------------------------------
+    def locking(self) -> tuple[str, list]:
+        """lock_for_update's statement (where the database has FOR UPDATE), for a caller that
+        sends it with the writes it serialises. Written out: the runner takes this lock on
+        every job, and building the query through the ORM each time cost more CPU than
+        taking the lock."""
+        table = connection.ops.quote_name(Device._meta.db_table)
+        return f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [self.pk]
 
     # --- health ----------------------------------------------------------------------------
 
-    def record_healthy(self, now: datetime) -> None:
-        """A success or a passing probe: the streak ends and a quarantine is lifted."""
-        if (
+    def success_changes_health(self, now: datetime) -> bool:
+        """Whether record_healthy would write: a streak to end, a health to restore, or a
+        last sighting to bring up to date."""
+        return not (
             self.health == DeviceHealth.ONLINE
             and not self.failure_streak
             and self._seen_lately(now)
-        ):
+        )
+
+    def record_healthy(self, now: datetime) -> None:
+        """A success or a passing probe: the streak ends and a quarantine is lifted."""
+        if not self.success_changes_health(now):
             return  # nothing to change: spare the busy device a write per job
         Device.objects.filter(pk=self.pk).update(
             failure_streak=0,

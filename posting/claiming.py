@@ -54,19 +54,32 @@ def startable_device(device: Device, now: datetime) -> Device | None:
     )
 
 
-def _paced_accounts(device: Device, now: datetime) -> list[Account]:
+def _paced_accounts(
+    device: Device, now: datetime, read: statements.Read | None = None
+) -> list[Account]:
     """The device's accounts that are not held and whose pacing lets them post now, each with
-    the device freshly read. Pauses, the device's availability and running jobs are left to
-    the claim's own statement, which decides them from the rows as they are."""
+    the device freshly read (by `read`, if it was loaded: see `accounts_read`). Pauses, the
+    device's availability and running jobs are left to the claim's own statement, which
+    decides them from the rows as they are."""
+    if read is None or read.instances is None:
+        read = accounts_read(device)
+        (rows,) = statements.in_one_message([read.statement])
+        read.load(rows)
     accounts = [
         a
-        for a in statements.read(_accounts_with_device, device.pk)
+        for a in read.instances
         if (a.status == AccountStatus.ACTIVE or (a.held_until and a.held_until <= now))
         and a.next_post_allowed_at(now) <= now
     ]
     for account in accounts[1:]:
         account.device = accounts[0].device  # one device, read once with the accounts
     return accounts
+
+
+def accounts_read(device: Device) -> statements.Read:
+    """The claim's read of the device's accounts, for a caller that sends it with its own
+    statements (loaded, it spares claim_next_job_in_transaction its read)."""
+    return statements.Read(_accounts_with_device, device.pk)
 
 
 def _accounts_with_device(device_pk: int) -> QuerySet:
@@ -102,13 +115,14 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
 
 
 def claim_next_job_in_transaction(
-    device: Device, *, now: datetime, cluster: str = ""
+    device: Device, *, now: datetime, cluster: str = "", read: statements.Read | None = None
 ) -> Attempt | None:
     """claim_next_job inside the caller's transaction, which already holds the device's lock
     (taken before `now` was read): for a runner that records its device's last attempt and
-    claims the next in one transaction. A refused attempt raises IntegrityError, which
-    rolls back the caller's transaction."""
-    accounts = {a.pk: a for a in _paced_accounts(device, now)}
+    claims the next in one transaction. `read`: the device's accounts (`accounts_read`), if
+    the caller loaded them in this transaction. A refused attempt raises IntegrityError,
+    which rolls back the caller's transaction."""
+    accounts = {a.pk: a for a in _paced_accounts(device, now, read)}
     if not accounts:
         return None
     device = next(iter(accounts.values())).device

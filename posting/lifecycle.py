@@ -238,11 +238,15 @@ def end_run_with(
     finishing: tuple[str, list],
     *,
     then: tuple[tuple[str, list], ...] = (),
+    lock: tuple[str, list] | None = None,
+    read: statements.Read | None = None,
     unless_cancel_requested: bool = False,
     **fields,
 ) -> bool:
     """end_run in one statement with the attempt's own end and the writes that follow the
     job's, on PostgreSQL (statements.merges_writes): two round trips fewer on every job.
+    `lock` (a statement taking a row lock) runs before it and `read` after it, seeing its
+    writes, in the same message (statements.in_one_message); `read` is loaded with its rows.
 
     `finishing`: WITH queries ending the attempt, one named `finished` (Attempt.finishing);
     the job's UPDATE runs only if it updated the attempt. `then`: UPDATEs (SQL ending in its
@@ -271,13 +275,17 @@ def end_run_with(
     for n, (sql, write_params) in enumerate(then):
         queries.append(f"then{n} AS ({sql} AND EXISTS (SELECT 1 FROM ended))")
         params += write_params
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {', '.join(queries)} "
-            "SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM ended)",
-            params,
-        )
-        finished, updated = cursor.fetchone()
+    ending = (
+        f"WITH {', '.join(queries)} "
+        "SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM ended)",
+        params,
+    )
+    results = statements.in_one_message(
+        [part for part in (lock, ending, read and read.statement) if part]
+    )
+    ((finished, updated),) = results[1 if lock else 0]
+    if read is not None:
+        read.load(results[-1])
     if finished != 1:
         return False
     if updated != 1:

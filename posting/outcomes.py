@@ -103,42 +103,29 @@ def record_success(
     unless_cancel_requested: bool = False,
     device_locked: bool = False,
     rolled_back_whole: bool = False,
+    read: statements.Read | None = None,
 ) -> str | None:
     """The post exists. `unless_cancel_requested`: raise lifecycle.CancelRequested, recording
     nothing, if an operator asked the job to cancel meanwhile. `device_locked`: the caller's
     transaction holds the device's lock already (it opened the attempt).
     `rolled_back_whole`: the caller's transaction, if any, ends with a refusal (CancelRequested
-    rolls it back whole), so no savepoint is needed to record nothing."""
+    rolls it back whole), so no savepoint is needed to record nothing. `read`: where the
+    writes are merged (PostgreSQL), sent after them in their message and loaded, unless this
+    success writes more after them (a released account, a device's health); left unloaded
+    then, for the caller to read after."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
     # A savepoint only where the caller recovers from the refusal inside its transaction
     # (settle_report's late cancel, when it is called within one).
     with transaction.atomic(savepoint=unless_cancel_requested and not rolled_back_whole):
-        now = _serialised_now(attempt.device, now, device_locked)
-        job_fields = {
-            "completed_at": now,
-            "retry_at": None,
-            "error": "",
-            "error_category": ErrorCategory.NONE,
-            "error_type": ErrorType.NONE,
-            "post_url": outcome.post_url or job.post_url,
-            "updated_at": now,
-        }
         if statements.merges_writes():
-            # The attempt's end, the job's and the account's pacing in one statement.
-            sql, params, attempt_fields = attempt.finishing(now=now, outcome=outcome)
-            ended = lifecycle.end_run_with(
-                attempt,
-                JobStatus.SUCCESS,
-                now,
-                (sql, params),
-                then=(account.post_recording(now),),
-                unless_cancel_requested=unless_cancel_requested,
-                **job_fields,
-            )
-            if not ended:
+            lock = None if device_locked else device.locking()
+            now = max(now, timezone.now())
+            if account.status == AccountStatus.RATE_LIMITED or device.success_changes_health(now):
+                read = None
+            if not _end_success_merged(attempt, now, outcome, lock, read, unless_cancel_requested):
                 return None
-            attempt.finished(attempt_fields)
         else:
+            now = _serialised_now(attempt.device, now, device_locked)
             if not attempt.finish(ended=AttemptOutcome.SUCCESS, now=now, outcome=outcome):
                 return None
             lifecycle.end_run(
@@ -146,7 +133,7 @@ def record_success(
                 JobStatus.SUCCESS,
                 now,
                 unless_cancel_requested=unless_cancel_requested,
-                **job_fields,
+                **_success_fields(job, outcome, now),
             )
             account.record_post(now)
         if account.status == AccountStatus.RATE_LIMITED:
@@ -154,6 +141,51 @@ def record_success(
         device.record_healthy(now)
     logger.info("Job %s posted on %s (%s)", job.job_id, device.name, outcome.rule)
     return JobStatus.SUCCESS
+
+
+def _success_fields(job: Job, outcome: Outcome, now: datetime) -> dict:
+    return {
+        "completed_at": now,
+        "retry_at": None,
+        "error": "",
+        "error_category": ErrorCategory.NONE,
+        "error_type": ErrorType.NONE,
+        "post_url": outcome.post_url or job.post_url,
+        "updated_at": now,
+    }
+
+
+def _end_success_merged(
+    attempt: Attempt,
+    now: datetime,
+    outcome: Outcome,
+    lock: tuple[str, list] | None,
+    read: statements.Read | None,
+    unless_cancel_requested: bool,
+) -> bool:
+    """The attempt's end, the job's and the account's pacing in one statement, sent in one
+    message with the device's lock before it and `read` after it. False: the attempt's lease
+    was taken over, nothing was written.
+
+    The clock was read before the lock: the attempt runs until this transaction commits, and
+    the database lets no second attempt run on the device meanwhile, so the device's next
+    attempt is claimed (and stamped) only after taking the lock this one holds to its commit.
+    """
+    sql, params, attempt_fields = attempt.finishing(now=now, outcome=outcome)
+    ended = lifecycle.end_run_with(
+        attempt,
+        JobStatus.SUCCESS,
+        now,
+        (sql, params),
+        then=(attempt.job.account.post_recording(now),),
+        lock=lock,
+        read=read,
+        unless_cancel_requested=unless_cancel_requested,
+        **_success_fields(attempt.job, outcome, now),
+    )
+    if ended:
+        attempt.finished(attempt_fields)
+    return ended
 
 
 def record_failure(

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
 
@@ -33,15 +33,21 @@ def _update_sql(
     return f"UPDATE {q(model._meta.db_table)} SET {', '.join(sets)} WHERE {where}"
 
 
+def _connection():
+    """The default database's connection itself: `django.db.connection` looks it up again on
+    each attribute, and the loops here pass it to a field's preparation many times per job."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def prepared(model: type[models.Model], values: Mapping[str, object]) -> list:
     """The values (by field name) as the database takes them, through each field's own
     preparation."""
-    out = []
+    out, db = [], _connection()
     for name, value in values.items():
         field = model._meta.get_field(name)
         if isinstance(value, models.Model):  # a related instance: its key, as the ORM writes
             value = value.prepare_database_save(field)
-        out.append(field.get_db_prep_save(value, connection))
+        out.append(field.get_db_prep_save(value, db))
     return out
 
 
@@ -120,8 +126,9 @@ def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple]:
 def insert(instance: models.Model) -> models.Model:
     """Insert a new instance as `save()` would (each field's pre_save, then its preparation),
     by a statement written once; the instance gets its primary key."""
-    sql, fields = _insert_sql(type(instance), connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    db = _connection()
+    sql, fields = _insert_sql(type(instance), db.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if connection.features.can_return_columns_from_insert:
@@ -136,16 +143,17 @@ def insert_from(instance: models.Model, source: str, taken: Mapping[str, str]) -
     """`insert`'s statement as `INSERT ... SELECT ... FROM source RETURNING pk`, for a WITH
     query: the fields named in `taken` get those SQL expressions on `source`'s columns, the
     others their values as `insert` writes them. One row per row of `source`."""
-    sql, fields = _insert_sql(type(instance), connection.vendor)
+    db = _connection()
+    sql, fields = _insert_sql(type(instance), db.vendor)
     head = sql[: sql.index(" VALUES (")]
-    q = connection.ops.quote_name
+    q = db.ops.quote_name
     values, params = [], []
     for f in fields:
         if f.name in taken:
             values.append(taken[f.name])
         else:
             values.append("%s")
-            params.append(f.get_db_prep_save(f.pre_save(instance, True), connection))
+            params.append(f.get_db_prep_save(f.pre_save(instance, True), db))
     returning = f" RETURNING {q(instance._meta.pk.column)}"
     return f"{head} SELECT {', '.join(values)} FROM {source}{returning}", params
 
@@ -214,23 +222,61 @@ def _read_plan(build: Callable[[object], QuerySet], kind: type, vendor: str) -> 
     )
 
 
+class Read:
+    """A read compiled once (see `read`) that a caller sends with other statements
+    (`in_one_message`); `instances` once its rows are loaded, None until then."""
+
+    def __init__(self, build: Callable[[object], QuerySet], value: int | str) -> None:
+        self.plan = _read_plan(build, type(value), connection.vendor)
+        params = list(self.plan.params)
+        params[self.plan.at] = value
+        self.statement: tuple[str, list] = (self.plan.sql, params)
+        self.instances: list[models.Model] | None = None
+
+    def load(self, rows: Sequence[tuple]) -> list[models.Model]:
+        """The instances of these rows (as the ORM builds them, select_related included)."""
+        plan, found, db = self.plan, [], _connection()
+        for row in rows:
+            row = list(row)
+            for position, (convert, expression) in plan.converters:
+                for converter in convert:
+                    row[position] = converter(row[position], expression, db)
+            instance = plan.model.from_db(db.alias, plan.init_list, row[plan.span])
+            for populator in plan.populators:
+                populator.populate(row, instance)
+            found.append(instance)
+        self.instances = found
+        return found
+
+
 def read(build: Callable[[object], QuerySet], value: int | str) -> list[models.Model]:
     """The instances `build(value)` would give (with its select_related), by its SQL compiled
     once per `build`: a module-level function of the one value that varies."""
-    plan = _read_plan(build, type(value), connection.vendor)
-    params = list(plan.params)
-    params[plan.at] = value
+    pending = Read(build, value)
+    (rows,) = in_one_message([pending.statement])
+    return pending.load(rows)
+
+
+def sends_several_in_one_message() -> bool:
+    """Whether one execute may carry several statements: PostgreSQL through psycopg's
+    client-side binding cursor (Django's default), whose simple query protocol runs them in
+    order, each seeing the writes of those before it. Server-side binding takes one."""
+    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
+        "server_side_binding"
+    )
+
+
+def in_one_message(parts: Sequence[tuple[str, list]]) -> list[list[tuple]]:
+    """Run these statements in order, each returning rows, in one round trip where the
+    database takes several at once (`sends_several_in_one_message`), else one by one; each
+    statement's rows. The first that fails raises and runs none after it."""
+    if len(parts) > 1 and not sends_several_in_one_message():
+        return [rows for part in parts for rows in in_one_message([part])]
+    results = []
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql, params)
-        rows = cursor.fetchall()
-    found = []
-    for row in rows:
-        row = list(row)
-        for position, (convert, expression) in plan.converters:
-            for converter in convert:
-                row[position] = converter(row[position], expression, connection)
-        instance = plan.model.from_db(connection.alias, plan.init_list, row[plan.span])
-        for populator in plan.populators:
-            populator.populate(row, instance)
-        found.append(instance)
-    return found
+        cursor.execute("; ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps])
+        results.append(cursor.fetchall())
+        for _ in parts[1:]:
+            cursor.nextset()
+            results.append(cursor.fetchall())
+    return results

@@ -8,6 +8,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from posting import statements
 from posting.models import Account, Attempt, Job, JobStatus
@@ -68,3 +70,50 @@ def test_an_insert_and_an_update_store_what_the_orm_would():
         1,
     )
     assert statements.update(Account, {"posts_on_day": 2}, "id = %s", [-1]) == 0
+
+
+def _account_read(device_pk: int):
+    return Account.objects.filter(device_id=device_pk).order_by("handle")
+
+
+def _posts_on_day(account) -> tuple[str, list]:
+    sql, params = statements.update_statement(Account, {"posts_on_day": 5}, "id = %s", [account.pk])
+    return f"{sql} RETURNING posts_on_day", params
+
+
+def test_statements_in_one_message_run_in_order_each_seeing_the_writes_before_it():
+    device = make_device()
+    account = make_account("@first", device=device)
+    make_account("@second", device=device)
+    read = statements.Read(_account_read, device.pk)
+    assert read.instances is None
+    written, rows = statements.in_one_message([_posts_on_day(account), read.statement])
+    assert written == [(5,)]
+    instances = read.load(rows)
+    assert read.instances is instances
+    assert [(a.handle, a.posts_on_day) for a in instances] == [("@first", 5), ("@second", 0)]
+    assert [_fields(a) for a in instances] == [_fields(a) for a in _account_read(device.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_statement_in_one_message_raises_and_its_transaction_writes_nothing():
+    account = make_account(device=make_device())
+    failing = ("SELECT id FROM no_such_table WHERE id = %s", [-1])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        statements.in_one_message([_posts_on_day(account), failing, _posts_on_day(account)])
+    account.refresh_from_db()
+    assert account.posts_on_day == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's simple protocol")
+def test_one_message_is_one_execute_unless_the_connection_binds_on_the_server(monkeypatch):
+    account = make_account(device=make_device())
+    parts = [_posts_on_day(account), ("SELECT %s", [1])]
+    with CaptureQueriesContext(connection) as context:
+        assert statements.in_one_message(parts) == [[(5,)], [(1,)]]
+    assert len(context.captured_queries) == 1
+    # Server-side binding takes one statement per execute: they are sent one by one.
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+    with CaptureQueriesContext(connection) as context:
+        assert statements.in_one_message(parts) == [[(5,)], [(1,)]]
+    assert len(context.captured_queries) == 2

@@ -18,14 +18,16 @@ CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def counting_locks(monkeypatch) -> list[int]:
+    """The devices whose lock statement is made (lock_for_update's, or one sent with other
+    statements), in order."""
     taken = []
-    lock = Device.lock_for_update
+    locking = Device.locking
 
     def counted(device):
         taken.append(device.pk)
-        lock(device)
+        return locking(device)
 
-    monkeypatch.setattr(Device, "lock_for_update", counted)
+    monkeypatch.setattr(Device, "locking", counted)
     return taken
 
 
