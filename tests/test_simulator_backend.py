@@ -1,6 +1,7 @@
 """The simulator: scripted outcomes, the checkpoint before the publish, the ledger."""
 
 import pytest
+from django.utils import timezone
 
 from devices.backends import PostRequest, PrePostVerificationError
 from devices.backends.simulator import SimulatorBackend
@@ -47,6 +48,21 @@ def test_the_checkpoint_comes_before_the_publish_and_the_ledger_records_it():
     assert PublishRecord.objects.filter(job_id="J1").count() == 1
     assert sim.was_published(request()) is True
     assert sim.was_published(request("J2")) is False
+
+
+def test_the_ledger_row_of_a_post_is_the_one_the_orm_would_write():
+    sim = backend()
+    before = timezone.now()
+    assert sim.post(request("J7", attempt=2), RecordingHooks()) is True
+    row = PublishRecord.objects.get(job_id="J7")
+    assert (row.device_name, row.account_handle, row.attempt_number, row.post_url) == (
+        sim.device.name,
+        "@a",
+        2,
+        "",
+    )
+    assert before <= row.published_at <= timezone.now()
+    assert sim.post_url == f"https://example.invalid/@a/video/{row.pk}"
 
 
 def test_failures_surface_the_way_a_device_reports_them():

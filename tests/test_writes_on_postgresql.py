@@ -27,6 +27,7 @@ MODULES = [
     "tests/test_pass_failures.py",
     "tests/test_pass_history.py",
     "tests/test_posting_job_execution.py",
+    "tests/test_simulator_backend.py",
     "tests/test_record_and_next_claim.py",
     "tests/test_statements.py",
     "tests/test_throughput.py",

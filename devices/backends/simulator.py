@@ -115,13 +115,10 @@ class SimulatorBackend(DeviceBackend):
                 self._log_session("close")
 
     def _publish(self, request: PostRequest) -> None:
-        record = PublishRecord.objects.create(
-            device_name=self.device.name,
-            job_id=request.job_id,
-            account_handle=request.account_handle,
-            attempt_number=request.attempt_number,
+        number = PublishRecord.record(
+            self.device.name, request.job_id, request.account_handle, request.attempt_number
         )
-        self.post_url = f"https://example.invalid/{request.account_handle}/video/{record.pk}"
+        self.post_url = f"https://example.invalid/{request.account_handle}/video/{number}"
 
     def _save_evidence(self, hooks: AttemptHooks, request: PostRequest, outcome: str) -> None:
         """A placeholder screenshot and page source, as a real phone's failure leaves them.
