@@ -6,10 +6,12 @@ A backend gets a plain request and a set of hooks and returns True, returns Fals
 
 from __future__ import annotations
 
-import importlib
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from django.utils.module_loading import import_string
 
 from retries.taxonomy import ErrorType
 
@@ -104,11 +106,12 @@ BACKENDS = {
 
 def get_backend(device: Device) -> DeviceBackend:
     """A fresh backend instance for the device."""
-    try:
-        dotted = BACKENDS[device.backend]
-    except KeyError:
-        raise ValueError(
-            f"device {device.name!r} has an unknown backend {device.backend!r}"
-        ) from None
-    module_name, class_name = dotted.rsplit(".", 1)
-    return getattr(importlib.import_module(module_name), class_name)(device)
+    if device.backend not in BACKENDS:
+        raise ValueError(f"device {device.name!r} has an unknown backend {device.backend!r}")
+    return _backend_class(device.backend)(device)
+
+
+@functools.cache
+def _backend_class(name: str) -> type[DeviceBackend]:
+    # Imported once per process, not looked up again for every attempt.
+    return import_string(BACKENDS[name])
