@@ -257,26 +257,35 @@ def read(build: Callable[[object], QuerySet], value: int | str) -> list[models.M
     return pending.load(rows)
 
 
-def sends_several_in_one_message() -> bool:
-    """Whether one execute may carry several statements: PostgreSQL through psycopg's
-    client-side binding cursor (Django's default), whose simple query protocol runs them in
-    order, each seeing the writes of those before it. Server-side binding takes one."""
-    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
-        "server_side_binding"
-    )
+def _takes_several(cursor) -> bool:
+    """Whether this cursor sends several statements in one execute: psycopg's client-side
+    binding cursor (Django's default on PostgreSQL), whose simple query protocol runs them in
+    order, each seeing the writes before it. Asked of the cursor the connection really
+    made: server-side binding (by OPTIONS or a cursor_factory), psycopg2 and SQLite take
+    one."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        from psycopg import ClientCursor
+    except ImportError:  # psycopg2
+        return False
+    return isinstance(cursor.cursor, ClientCursor)
 
 
 def in_one_message(parts: Sequence[tuple[str, list]]) -> list[list[tuple]]:
     """Run these statements in order, each returning rows, in one round trip where the
-    database takes several at once (`sends_several_in_one_message`), else one by one; each
+    connection's cursor takes several at once (`_takes_several`), else one by one; each
     statement's rows. The first that fails raises and runs none after it."""
-    if len(parts) > 1 and not sends_several_in_one_message():
-        return [rows for part in parts for rows in in_one_message([part])]
-    results = []
     with connection.cursor() as cursor:
-        cursor.execute("; ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps])
-        results.append(cursor.fetchall())
-        for _ in parts[1:]:
-            cursor.nextset()
+        if len(parts) > 1 and _takes_several(cursor):
+            cursor.execute("; ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps])
+            results = [cursor.fetchall()]
+            for _ in parts[1:]:
+                cursor.nextset()
+                results.append(cursor.fetchall())
+            return results
+        results = []
+        for sql, params in parts:
+            cursor.execute(sql, params)
             results.append(cursor.fetchall())
-    return results
+        return results

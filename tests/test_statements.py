@@ -106,14 +106,19 @@ def test_a_failing_statement_in_one_message_raises_and_its_transaction_writes_no
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's simple protocol")
-def test_one_message_is_one_execute_unless_the_connection_binds_on_the_server(monkeypatch):
+def test_one_message_is_one_execute_unless_the_connections_cursor_binds_on_the_server(
+    monkeypatch,
+):
+    import psycopg
+
     account = make_account(device=make_device())
     parts = [_posts_on_day(account), ("SELECT %s", [1])]
     with CaptureQueriesContext(connection) as context:
         assert statements.in_one_message(parts) == [[(5,)], [(1,)]]
     assert len(context.captured_queries) == 1
-    # Server-side binding takes one statement per execute: they are sent one by one.
-    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+    # A cursor that binds on the server (server_side_binding, or a cursor_factory in the
+    # OPTIONS, which Django prefers) takes one statement per execute: one by one.
+    monkeypatch.setattr(connection.connection, "cursor_factory", psycopg.Cursor)
     with CaptureQueriesContext(connection) as context:
         assert statements.in_one_message(parts) == [[(5,)], [(1,)]]
     assert len(context.captured_queries) == 2
