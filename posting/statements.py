@@ -39,12 +39,28 @@ def _connection():
     return connections[DEFAULT_DB_ALIAS]
 
 
+# Fields whose preparation gives a str or None back as it is (CharField.to_python and
+# TextField.to_python return them unchanged; no database form differs): exact classes only,
+# a subclass may prepare differently.
+_TEXT_FIELDS = (models.CharField, models.TextField)
+
+
+@functools.lru_cache(maxsize=512)
+def _field(model: type[models.Model], name: str) -> tuple[models.Field, bool]:
+    """The field, and whether a str or None passes its preparation unchanged."""
+    field = model._meta.get_field(name)
+    return field, type(field) in _TEXT_FIELDS
+
+
 def prepared(model: type[models.Model], values: Mapping[str, object]) -> list:
     """The values (by field name) as the database takes them, through each field's own
-    preparation."""
+    preparation (a text field's str or None as it is: several per statement, every job)."""
     out, db = [], _connection()
     for name, value in values.items():
-        field = model._meta.get_field(name)
+        field, text = _field(model, name)
+        if text and (value is None or type(value) is str):
+            out.append(value)
+            continue
         if isinstance(value, models.Model):  # a related instance: its key, as the ORM writes
             value = value.prepare_database_save(field)
         out.append(field.get_db_prep_save(value, db))

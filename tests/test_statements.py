@@ -8,8 +8,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from posting import statements
 from posting.models import Account, Attempt, Job, JobStatus
@@ -122,3 +124,21 @@ def test_one_message_is_one_execute_unless_the_connections_cursor_binds_on_the_s
     with CaptureQueriesContext(connection) as context:
         assert statements.in_one_message(parts) == [[(5,)], [(1,)]]
     assert len(context.captured_queries) == 2
+
+
+TEXT_FIELDS = [
+    (model, field.name)
+    for model in (Account, Attempt, Job)
+    for field in model._meta.concrete_fields
+    if isinstance(field, models.CharField | models.TextField)
+]
+
+
+@given(
+    at=st.sampled_from(TEXT_FIELDS),
+    value=st.one_of(st.none(), st.text(), st.sampled_from(list(JobStatus))),
+)
+def test_a_prepared_text_value_is_what_the_fields_own_preparation_gives(at, value):
+    model, name = at
+    field = model._meta.get_field(name)
+    assert statements.prepared(model, {name: value}) == [field.get_db_prep_save(value, connection)]
