@@ -123,6 +123,8 @@ class Watcher(threading.Thread):
         self._lock = threading.Condition()
         self._current: AttemptWatch | None = None
         self._closing = False
+        # When the thread's wait ends by itself (None: it waits for a notify).
+        self._asleep_until: float | None = None
         self.pid = os.getpid()
 
     def watch(self, watch: AttemptWatch) -> None:
@@ -130,7 +132,10 @@ class Watcher(threading.Thread):
             if self._current is not None:
                 raise RuntimeError("the watcher already watches an attempt")
             self._current = watch
-            self._lock.notify()
+            # Asleep until this watch's first beat or earlier, the thread wakes in time by
+            # itself: a notify would cost a thread switch on every attempt of a runner.
+            if self._asleep_until is None or self._asleep_until > watch.due:
+                self._lock.notify()
 
     def unwatch(self, watch: AttemptWatch) -> None:
         with self._lock:
@@ -161,8 +166,10 @@ class Watcher(threading.Thread):
                 if watch is None:
                     # Idle between attempts: its database connection is not kept.
                     connection.close()
+                    self._asleep_until = None
                     self._lock.wait()
                 elif time.monotonic() < watch.due:
+                    self._asleep_until = watch.due
                     self._lock.wait(watch.due - time.monotonic())
                 elif not self._act(watch):
                     self._current = None

@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from devices.backends.base import DeviceBackend
+from posting import attempt_watch
 from posting.attempt_watch import watched
 from posting.claiming import open_attempt
 from tests.factories import make_account, make_device, make_job
@@ -47,6 +48,24 @@ def test_a_nested_watch_gets_a_thread_of_its_own_that_ends_with_it():
         with watched(IdleBackend(), None, timeout=60):
             assert len(watch_threads()) == inside + 1
         assert len(watch_threads()) == inside
+
+
+def test_successive_attempts_do_not_wake_the_watch_thread_asleep_until_before_their_beat():
+    with watched(IdleBackend(), None, timeout=60):
+        pass
+    watcher = attempt_watch._local.watcher
+    while watcher._asleep_until is None:  # until it sleeps on a watch's first beat
+        with watched(IdleBackend(), None, timeout=60):
+            threading.Event().wait(0.01)
+    notified = []
+    notify = watcher._lock.notify
+    watcher._lock.notify = lambda *args: (notified.append(args), notify(*args))
+    for _ in range(5):
+        with watched(IdleBackend(), None, timeout=60) as watch:
+            pass
+        assert not (watch.timed_out or watch.lease_lost)
+    # A thread switch per attempt was most of a runner's context switches.
+    assert notified == []
 
 
 def test_a_reused_watcher_still_enforces_the_deadline():
