@@ -2,6 +2,7 @@
 forms and reviews refuse what the import refuses, devices checked honestly, evidence cleaned."""
 
 import errno
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def test_a_full_disk_leaves_no_empty_evidence_file(monkeypatch, settings):
     assert [p for p in evidence.rglob("*") if p.is_file()] == []
 
 
-def test_retention_removes_orphaned_and_empty_evidence_but_keeps_linked_files():
+def test_retention_removes_orphaned_and_empty_evidence_but_keeps_linked_files(settings):
     attempt = attempt_with_page_source(b"<app/>")
     attempt.page_source = default_storage.save(
         f"evidence/attempt-{attempt.pk}/page.xml", ContentFile(b"<app/>")
@@ -157,6 +158,11 @@ def test_retention_removes_orphaned_and_empty_evidence_but_keeps_linked_files():
     attempt.save()
     orphan = default_storage.save(f"evidence/attempt-{attempt.pk}/old.png", ContentFile(b"x"))
     empty = default_storage.save("evidence/attempt-999999/screenshot.png", ContentFile(b""))
+    # Written now on the test's clock: the file system stamps the real time, which the
+    # travelling clock leaves a day or more behind.
+    written = timezone.now().timestamp()
+    for path in (Path(settings.MEDIA_ROOT) / "evidence").rglob("*"):
+        os.utime(path, (written, written))
     later = timezone.now() + timedelta(days=1)  # past the age a writer may still need
     assert prune_orphaned_evidence(timezone.now()) == 0  # too young to judge
     assert prune_orphaned_evidence(later) == 3  # the orphan, the empty file, the x/ file
