@@ -63,8 +63,7 @@ def _paced_accounts(
     decides them from the rows as they are."""
     if read is None or read.instances is None:
         read = accounts_read(device)
-        (rows,) = statements.in_one_message([read.statement])
-        read.load(rows)
+        read.fetch()
     accounts = [
         a
         for a in read.instances

@@ -264,13 +264,27 @@ class Read:
         self.instances = found
         return found
 
+    def fetch(self) -> list[models.Model]:
+        """Run the read alone and load its rows."""
+        (rows,) = in_one_message([self.statement])
+        return self.load(rows)
+
 
 def read(build: Callable[[object], QuerySet], value: int | str) -> list[models.Model]:
     """The instances `build(value)` would give (with its select_related), by its SQL compiled
     once per `build`: a module-level function of the one value that varies."""
-    pending = Read(build, value)
-    (rows,) = in_one_message([pending.statement])
-    return pending.load(rows)
+    return Read(build, value).fetch()
+
+
+@functools.cache
+def _client_cursor_class() -> type | None:
+    """psycopg 3's client-side binding cursor class; None under psycopg2 (imported once, not
+    on every message)."""
+    try:
+        from psycopg import ClientCursor
+    except ImportError:
+        return None
+    return ClientCursor
 
 
 def _takes_several(cursor) -> bool:
@@ -281,11 +295,8 @@ def _takes_several(cursor) -> bool:
     one."""
     if connection.vendor != "postgresql":
         return False
-    try:
-        from psycopg import ClientCursor
-    except ImportError:  # psycopg2
-        return False
-    return isinstance(cursor.cursor, ClientCursor)
+    client_cursor = _client_cursor_class()
+    return client_cursor is not None and isinstance(cursor.cursor, client_cursor)
 
 
 def in_one_message(parts: Sequence[tuple[str, list]]) -> list[list[tuple]]:
