@@ -12,13 +12,16 @@ Eligibility is decided inside the statement, from the rows as they are when it r
 is due, its account is the device's, not held (or its cooldown ended) and has no running job,
 the device is enabled, not draining nor quarantined, and neither the fleet, the device's host
 nor the account's platform is paused. Pacing (interval, daily cap, window in the account's
-time zone) is computed in Python from the accounts read just before; the caller passes the
-accounts it allows.
+time zone) is computed in Python from the accounts read just before, and the caller passes
+the accounts it allows; or, on PostgreSQL, by the statement itself (`PACED`, held to
+Account.next_post_allowed_at by a property test), for a claim sent in one message with the
+writes before it, where no read can come between.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from datetime import datetime
 
@@ -47,37 +50,62 @@ RETURNED = (
 # The subqueries that do not depend on the candidate row (running jobs' accounts, paused
 # platforms) are written uncorrelated: the database computes each once per claim, not once per
 # pending job of the device (both columns are NOT NULL, so NOT IN means what it says).
+# Account.next_post_allowed_at(now) <= now, on the account's row `a` and `local`, the date
+# and time of `now` in the account's time zone (PostgreSQL). Each condition mirrors one of its
+# candidates: the interval since the last post, the day's cap (counted on the local day it was
+# counted), the window (one that wraps midnight when its start is after its end).
+PACED_LOCAL = "CROSS JOIN LATERAL (SELECT %(now)s AT TIME ZONE a.timezone AS at) local"
+PACED = """
+          AND NOT (a.min_post_interval <> INTERVAL '0' AND a.last_posted_at IS NOT NULL
+                   AND a.last_posted_at + a.min_post_interval > %(now)s)
+          AND NOT (a.daily_cap IS NOT NULL AND a.posts_on_day >= a.daily_cap
+                   AND a.posts_day IS NOT NULL AND a.posts_day = local.at::date)
+          AND (a.window_start IS NULL OR a.window_end IS NULL OR CASE
+                 WHEN a.window_start <= a.window_end
+                   THEN local.at::time >= a.window_start AND local.at::time < a.window_end
+                 ELSE local.at::time >= a.window_start OR local.at::time < a.window_end
+               END)"""
+
+
 @functools.lru_cache(maxsize=64)
-def _eligible_ids(account_count: int, skip_locked: bool) -> str:
-    """The subquery: the id of the device's next eligible job (highest priority, then oldest)."""
+def _eligible_ids(account_count: int | None, skip_locked: bool) -> str:
+    """The subquery: the id of the device's next eligible job (highest priority, then oldest),
+    among `account_count` accounts given as parameters, or (None) among all the device's,
+    paced by the statement."""
     q = connection.ops.quote_name
     job, account, device = (q(m._meta.db_table) for m in (Job, Account, Device))
     fleet, switch = q(FleetControl._meta.db_table), q(PauseSwitch._meta.db_table)
-    accounts = ", ".join(["%s"] * account_count)
+    pending, running = _literal(JobStatus.PENDING), _literal(JobStatus.RUNNING)
+    active, limited = _literal(AccountStatus.ACTIVE), _literal(AccountStatus.RATE_LIMITED)
+    platform, host = _literal(PauseScope.PLATFORM), _literal(PauseScope.HOST)
+    quarantined = _literal(DeviceHealth.QUARANTINED)
+    if account_count is None:
+        local, accounts = PACED_LOCAL, PACED
+    else:
+        local, accounts = "", f"AND j.account_id IN ({', '.join(['%s'] * account_count)})"
     lock = " FOR UPDATE OF j SKIP LOCKED" if skip_locked else ""
     return f"""
-        SELECT j.id FROM {job} j INNER JOIN {account} a ON a.id = j.account_id
-        WHERE j.status = %(pending)s AND j.account_id IN ({accounts}) AND a.device_id = %(device)s
+        SELECT j.id FROM {job} j INNER JOIN {account} a ON a.id = j.account_id {local}
+        WHERE j.status = {pending} {accounts} AND a.device_id = %(device)s
           AND (j.retry_at IS NULL OR j.retry_at <= %(now)s)
           AND (j.scheduled_at IS NULL OR j.scheduled_at <= %(now)s)
-          AND (a.status = %(active)s OR (a.status = %(rate_limited)s AND a.held_until <= %(now)s))
-          AND j.account_id NOT IN (SELECT r.account_id FROM {job} r WHERE r.status = %(running)s)
+          AND (a.status = {active} OR (a.status = {limited} AND a.held_until <= %(now)s))
+          AND j.account_id NOT IN (SELECT r.account_id FROM {job} r WHERE r.status = {running})
           AND NOT EXISTS (SELECT 1 FROM {fleet} f WHERE f.paused)
           AND a.platform NOT IN (
-            SELECT p.name FROM {switch} p WHERE p.paused AND p.scope = %(platform_scope)s)
+            SELECT p.name FROM {switch} p WHERE p.paused AND p.scope = {platform})
           AND EXISTS (
             SELECT 1 FROM {device} d
             WHERE d.id = %(device)s AND d.enabled AND NOT d.draining
-              AND NOT (d.health = %(quarantined)s AND d.quarantined_until IS NOT NULL
+              AND NOT (d.health = {quarantined} AND d.quarantined_until IS NOT NULL
                        AND d.quarantined_until > %(now)s)
               AND NOT EXISTS (
-                SELECT 1 FROM {switch} h
-                WHERE h.paused AND h.scope = %(host_scope)s AND h.name = d.host))
+                SELECT 1 FROM {switch} h WHERE h.paused AND h.scope = {host} AND h.name = d.host))
         ORDER BY j.priority DESC, j.id
         LIMIT 1{lock}"""
 
 
-def _subquery(account_count: int) -> str:
+def _subquery(account_count: int | None) -> str:
     # PostgreSQL: concurrent claimers skip each other's candidate row. SQLite: the IMMEDIATE
     # transaction already holds the write lock, so nothing can interleave.
     return _eligible_ids(account_count, connection.features.has_select_for_update_skip_locked)
@@ -110,25 +138,24 @@ def _execute(sql: str, values: dict, account_ids: list[int]) -> tuple | None:
         return cursor.fetchone()
 
 
-def _bound(sql: str, values: dict, account_ids: list[int]) -> tuple[str, list]:
+def _bound(sql: str, values: dict, account_ids: list[int] | None) -> tuple[str, list]:
     """The statement with %s placeholders and its parameters in their order."""
     statement, slots = _positional(sql)
-    ids = iter(account_ids)
+    ids = iter(account_ids or ())
     return statement, [next(ids) if slot is None else values[slot] for slot in slots]
 
 
 def _values(device_pk: int, now: datetime) -> dict:
-    return {
-        "pending": JobStatus.PENDING,
-        "running": JobStatus.RUNNING,
-        "device": device_pk,
-        "now": connection.ops.adapt_datetimefield_value(now),
-        "active": AccountStatus.ACTIVE,
-        "rate_limited": AccountStatus.RATE_LIMITED,
-        "quarantined": DeviceHealth.QUARANTINED,
-        "platform_scope": PauseScope.PLATFORM,
-        "host_scope": PauseScope.HOST,
-    }
+    return {"device": device_pk, "now": connection.ops.adapt_datetimefield_value(now)}
+
+
+def _literal(value: str) -> str:
+    """One of the code's own choice values, written into the statement as an SQL string: the
+    statements are cached, and each value sent as a parameter costs its conversion on every
+    job. Never for input: only a plain lower-case word is accepted."""
+    if not re.fullmatch(r"[a-z_]+", value):
+        raise ValueError(f"{value!r} is not a plain choice value")
+    return f"'{value}'"
 
 
 def claim_returning(
@@ -146,21 +173,32 @@ def claim_returning(
     `claimed`), sent in the same statement as a WITH query (PostgreSQL); the row then ends
     with the attempt's key. Nothing is inserted when nothing was claimed, and an insert the
     database refuses fails the whole statement, the claim with it."""
+    claim = claim_statement(device_pk, account_ids, token, now, target)
+    if opening is None:
+        with connection.cursor() as cursor:
+            cursor.execute(*claim)
+            return cursor.fetchone()
+    return statements.claimed_and_opened(claim, opening, RETURNED)
+
+
+def claim_statement(
+    device_pk: int, account_ids: list[int] | None, token: uuid.UUID, now: datetime, target: str
+) -> tuple[str, list]:
+    """claim_returning's UPDATE ... RETURNING and its parameters, among these accounts or
+    (None, PostgreSQL) among all the device's, paced by the statement (`PACED`)."""
     q = connection.ops.quote_name
-    subquery = _subquery(len(account_ids))
+    subquery = _subquery(None if account_ids is None else len(account_ids))
     at = connection.ops.adapt_datetimefield_value(now)
     lease = Job._meta.get_field("lease_token").get_db_prep_value(token, connection)
     sql = (
-        f"UPDATE {q(Job._meta.db_table)} SET status = %(target)s, lease_token = %(lease)s, "
-        "device_id = %(device)s, claimed_at = %(at)s, attempts = attempts + 1, "
-        "cancel_requested = %(false)s, updated_at = %(at)s "
-        f"WHERE id = ({subquery}) AND status = %(pending)s "
+        f"UPDATE {q(Job._meta.db_table)} SET status = {_literal(target)}, "
+        "lease_token = %(lease)s, device_id = %(device)s, claimed_at = %(at)s, "
+        "attempts = attempts + 1, cancel_requested = FALSE, updated_at = %(at)s "
+        f"WHERE id = ({subquery}) AND status = {_literal(JobStatus.PENDING)} "
         f"RETURNING {', '.join(RETURNED)}"
     )
-    values = {**_values(device_pk, now), "target": target, "lease": lease, "at": at, "false": False}
-    if opening is None:
-        return _execute(sql, values, account_ids)
-    return statements.claimed_and_opened(_bound(sql, values, account_ids), opening, RETURNED)
+    values = {**_values(device_pk, now), "lease": lease, "at": at}
+    return _bound(sql, values, account_ids)
 
 
 def eligible_row(device_pk: int, account_ids: list[int], now: datetime) -> tuple | None:

@@ -10,7 +10,7 @@ from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from devices.models import Device
-from posting import lifecycle, statements
+from posting import claim_statement, lifecycle, statements
 from posting.models import (
     Account,
     AccountStatus,
@@ -54,19 +54,13 @@ def startable_device(device: Device, now: datetime) -> Device | None:
     )
 
 
-def _paced_accounts(
-    device: Device, now: datetime, read: statements.Read | None = None
-) -> list[Account]:
+def _paced_accounts(device: Device, now: datetime) -> list[Account]:
     """The device's accounts that are not held and whose pacing lets them post now, each with
-    the device freshly read (by `read`, if it was loaded: see `accounts_read`). Pauses, the
-    device's availability and running jobs are left to the claim's own statement, which
-    decides them from the rows as they are."""
-    if read is None or read.instances is None:
-        read = accounts_read(device)
-        read.fetch()
+    the device freshly read. Pauses, the device's availability and running jobs are left to
+    the claim's own statement, which decides them from the rows as they are."""
     accounts = [
         a
-        for a in read.instances
+        for a in accounts_read(device).fetch()
         if (a.status == AccountStatus.ACTIVE or (a.held_until and a.held_until <= now))
         and a.next_post_allowed_at(now) <= now
     ]
@@ -76,8 +70,7 @@ def _paced_accounts(
 
 
 def accounts_read(device: Device) -> statements.Read:
-    """The claim's read of the device's accounts, for a caller that sends it with its own
-    statements (loaded, it spares claim_next_job_in_transaction its read)."""
+    """The claim's read of the device's accounts, each with the device."""
     return statements.Read(_accounts_with_device, device.pk)
 
 
@@ -114,18 +107,55 @@ def claim_next_job(device: Device, *, now: datetime, cluster: str = "") -> Attem
 
 
 def claim_next_job_in_transaction(
-    device: Device, *, now: datetime, cluster: str = "", read: statements.Read | None = None
+    device: Device, *, now: datetime, cluster: str = ""
 ) -> Attempt | None:
     """claim_next_job inside the caller's transaction, which already holds the device's lock
     (taken before `now` was read): for a runner that records its device's last attempt and
-    claims the next in one transaction. `read`: the device's accounts (`accounts_read`), if
-    the caller loaded them in this transaction. A refused attempt raises IntegrityError,
-    which rolls back the caller's transaction."""
-    accounts = {a.pk: a for a in _paced_accounts(device, now, read)}
+    claims the next in one transaction. A refused attempt raises IntegrityError, which rolls
+    back the caller's transaction."""
+    accounts = {a.pk: a for a in _paced_accounts(device, now)}
     if not accounts:
         return None
     device = next(iter(accounts.values())).device
     return _claim_next(device, accounts, max(now, timezone.now()), cluster)
+
+
+class ClaimInMessage:
+    """The device's next claim with its attempt, then a read of the device's accounts, sent
+    in the message of the success recorded before it (a statements.MessageTail, PostgreSQL):
+    both see that success's writes, and the claim paces the accounts itself (no read can
+    come between). `attempt()` once `loaded`; kept only if the caller's transaction commits
+    what it was sent after."""
+
+    def __init__(self, device: Device, cluster: str = "") -> None:
+        self.device, self.cluster, self.token = device, cluster, uuid.uuid4()
+        self.accounts = accounts_read(device)
+        self.loaded = False
+        self._row: tuple | None = None
+
+    def statements(self, now: datetime) -> list[tuple[str, list]]:
+        self.now = now
+        self.opening = _attempt(self.device, self.token, now, self.cluster)
+        claim = lifecycle.claim_next_statement(self.device.pk, self.token, now, self.opening)
+        return [claim, self.accounts.statement]
+
+    def load(self, results: list[list[tuple]]) -> None:
+        claimed, accounts = results
+        self._row = claimed[0] if claimed else None
+        self.accounts.load(accounts)
+        self.loaded = True
+
+    def attempt(self) -> Attempt | None:
+        """The claimed job's running attempt, with the device and the job's account as the
+        message left them; None when nothing was claimable."""
+        if self._row is None:
+            return None
+        accounts = {a.pk: a for a in self.accounts.instances}
+        account = accounts[self._row[claim_statement.RETURNED.index("account_id")]]
+        self.opening.device = account.device
+        job = lifecycle.claimed_next(self._row, account.device, self.token, self.now, self.opening)
+        job.account = account
+        return self.opening
 
 
 def _claim_next(device: Device, accounts: dict, now: datetime, cluster: str) -> Attempt | None:

@@ -162,11 +162,7 @@ def claim_next(device, account_ids: list[int], token, now: datetime, opening=Non
         row = claim_statement.claim_returning(
             device.pk, account_ids, token, now, CLAIM.target, _opening(opening)
         )
-        if row is None:
-            return None
-        job = _claimed(row[:-1], device, token, now)
-        _opened(opening, job, row[-1])
-        return job
+        return claimed_next(row, device, token, now, opening)
     if statements.supports_returning():
         row = claim_statement.claim_returning(device.pk, account_ids, token, now, CLAIM.target)
     else:
@@ -178,6 +174,26 @@ def claim_next(device, account_ids: list[int], token, now: datetime, opening=Non
     if row is None:
         return None
     return _claimed(row, device, token, now)
+
+
+def claim_next_statement(device_pk: int, token, now: datetime, opening) -> tuple[str, list]:
+    """claim_next's statement with its attempt (PostgreSQL), among all the device's accounts
+    and paced by the statement itself: for a claim sent in one message after other writes,
+    seeing them (claimed_next reads its row)."""
+    claim = claim_statement.claim_statement(device_pk, None, token, now, CLAIM.target)
+    return statements.claimed_and_opened_statement(
+        claim, _opening(opening), claim_statement.RETURNED
+    )
+
+
+def claimed_next(row: tuple | None, device, token, now: datetime, opening) -> Job | None:
+    """The job a claim with its attempt returned `row` for (None: nothing was claimed), and
+    `opening` inserted with it."""
+    if row is None:
+        return None
+    job = _claimed(row[:-1], device, token, now)
+    _opened(opening, job, row[-1])
+    return job
 
 
 def _opens_with_claim() -> bool:
@@ -239,14 +255,15 @@ def end_run_with(
     *,
     then: tuple[tuple[str, list], ...] = (),
     lock: tuple[str, list] | None = None,
-    read: statements.Read | None = None,
+    after: statements.MessageTail | None = None,
     unless_cancel_requested: bool = False,
     **fields,
 ) -> bool:
     """end_run in one statement with the attempt's own end and the writes that follow the
     job's, on PostgreSQL (statements.merges_writes): two round trips fewer on every job.
-    `lock` (a statement taking a row lock) runs before it and `read` after it, seeing its
-    writes, in the same message (statements.in_one_message); `read` is loaded with its rows.
+    `lock` (a statement taking a row lock) runs before it and `after`'s statements after it,
+    seeing its writes, in the same message (statements.in_one_message); `after` is loaded
+    with their rows (and must not be kept when this returns False or raises).
 
     `finishing`: WITH queries ending the attempt, one named `finished` (Attempt.finishing);
     the job's UPDATE runs only if it updated the attempt. `then`: UPDATEs (SQL ending in its
@@ -280,12 +297,11 @@ def end_run_with(
         "SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM ended)",
         params,
     )
-    results = statements.in_one_message(
-        [part for part in (lock, ending, read and read.statement) if part]
-    )
+    parts = [*([lock] if lock else []), ending, *(after.statements(now) if after else [])]
+    results = statements.in_one_message(parts)
     ((finished, updated),) = results[1 if lock else 0]
-    if read is not None:
-        read.load(results[-1])
+    if after is not None:
+        after.load(results[2 if lock else 1 :])
     if finished != 1:
         return False
     if updated != 1:

@@ -103,16 +103,17 @@ def record_success(
     unless_cancel_requested: bool = False,
     device_locked: bool = False,
     rolled_back_whole: bool = False,
-    read: statements.Read | None = None,
+    after: statements.MessageTail | None = None,
 ) -> str | None:
     """The post exists. `unless_cancel_requested`: raise lifecycle.CancelRequested, recording
     nothing, if an operator asked the job to cancel meanwhile. `device_locked`: the caller's
     transaction holds the device's lock already (it opened the attempt).
     `rolled_back_whole`: the caller's transaction, if any, ends with a refusal (CancelRequested
-    rolls it back whole), so no savepoint is needed to record nothing. `read`: where the
+    rolls it back whole), so no savepoint is needed to record nothing. `after`: where the
     writes are merged (PostgreSQL), sent after them in their message and loaded, unless this
     success writes more after them (a released account, a device's health); left unloaded
-    then, for the caller to read after."""
+    then, for the caller to send after. A caller that sends it rolls its transaction back
+    when this returns None (the lease was taken over: `after` ran all the same)."""
     job, account, device = attempt.job, attempt.job.account, attempt.device
     # A savepoint only where the caller recovers from the refusal inside its transaction
     # (settle_report's late cancel, when it is called within one).
@@ -121,8 +122,8 @@ def record_success(
             lock = None if device_locked else device.locking()
             now = max(now, timezone.now())
             if account.status == AccountStatus.RATE_LIMITED or device.success_changes_health(now):
-                read = None
-            if not _end_success_merged(attempt, now, outcome, lock, read, unless_cancel_requested):
+                after = None
+            if not _end_success_merged(attempt, now, outcome, lock, after, unless_cancel_requested):
                 return None
         else:
             now = _serialised_now(attempt.device, now, device_locked)
@@ -160,12 +161,12 @@ def _end_success_merged(
     now: datetime,
     outcome: Outcome,
     lock: tuple[str, list] | None,
-    read: statements.Read | None,
+    after: statements.MessageTail | None,
     unless_cancel_requested: bool,
 ) -> bool:
     """The attempt's end, the job's and the account's pacing in one statement, sent in one
-    message with the device's lock before it and `read` after it. False: the attempt's lease
-    was taken over, nothing was written.
+    message with the device's lock before it and `after` after it. False: the attempt's lease
+    was taken over, nothing was written (but `after`).
 
     The clock was read before the lock: the attempt runs until this transaction commits, and
     the database lets no second attempt run on the device meanwhile, so the device's next
@@ -179,7 +180,7 @@ def _end_success_merged(
         (sql, params),
         then=(attempt.job.account.post_recording(now),),
         lock=lock,
-        read=read,
+        after=after,
         unless_cancel_requested=unless_cancel_requested,
         **_success_fields(attempt.job, outcome, now),
     )

@@ -20,7 +20,7 @@ from django.utils import timezone
 from devices.models import Device
 from posting import lifecycle, statements
 from posting.claiming import (
-    accounts_read,
+    ClaimInMessage,
     claim_next_job,
     claim_next_job_in_transaction,
     next_due_at,
@@ -196,7 +196,7 @@ class DeviceRunner:
 def settle_then_claim(attempt: Attempt, report: Outcome, now, cluster: str = "") -> Attempt | None:
     """Record a successful attempt and claim the device's next job in one transaction: on
     PostgreSQL five round trips fewer per job (one BEGIN, COMMIT and device lock for both,
-    and the lock and the accounts' read sent with the success's writes).
+    and the lock, the claim and the accounts' read sent with the success's writes).
     The next job's attempt, or None (nothing claimable, or the record was refused).
 
     Whatever refuses the claim never costs the record: a claim whose attempt the database
@@ -207,23 +207,27 @@ def settle_then_claim(attempt: Attempt, report: Outcome, now, cluster: str = "")
     """
     claimed: Attempt | None = None
     block_ended = False
+    in_message = ClaimInMessage(attempt.device, cluster)
     try:
         with transaction.atomic():
-            # Sent with the success's writes where it can be, after them: one round trip less.
-            accounts = accounts_read(attempt.device)
             status = record_success(
                 attempt,
                 now,
                 report,
                 unless_cancel_requested=report.checkpoint_passed,
                 rolled_back_whole=True,
-                read=accounts,
+                after=in_message,
             )
             if status is None:
-                return None  # the lease was taken over: nothing recorded, nothing claimed
-            claimed = claim_next_job_in_transaction(
-                attempt.device, now=timezone.now(), cluster=cluster, read=accounts
-            )
+                # The lease was taken over: nothing recorded, and a claim sent with it undone.
+                transaction.set_rollback(True)
+                return None
+            if in_message.loaded:
+                claimed = in_message.attempt()
+            else:  # the success wrote after its message: the claim must see those writes
+                claimed = claim_next_job_in_transaction(
+                    attempt.device, now=timezone.now(), cluster=cluster
+                )
             block_ended = True
     except Exception as exc:
         if block_ended:

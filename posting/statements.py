@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+from datetime import datetime
+from typing import NamedTuple, Protocol
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import QuerySet
@@ -182,14 +183,21 @@ def claimed_and_opened(
     INSERT ... SELECT from it (`insert_from`), as `opened`. The claimed row's `columns` and
     the attempt's key, or None when nothing was claimed (nor inserted); an insert the
     database refuses fails the statement, the claim with it."""
-    (claim_sql, claim_params), (insert_sql, insert_params) = claim, opening
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH claimed AS ({claim_sql}), opened AS ({insert_sql}) "
-            f"SELECT {', '.join(columns)}, (SELECT id FROM opened) FROM claimed",
-            [*claim_params, *insert_params],
-        )
+        cursor.execute(*claimed_and_opened_statement(claim, opening, columns))
         return cursor.fetchone()
+
+
+def claimed_and_opened_statement(
+    claim: tuple[str, list], opening: tuple[str, list], columns: Sequence[str]
+) -> tuple[str, list]:
+    """claimed_and_opened's statement, for a caller that sends it in a message."""
+    (claim_sql, claim_params), (insert_sql, insert_params) = claim, opening
+    return (
+        f"WITH claimed AS ({claim_sql}), opened AS ({insert_sql}) "
+        f"SELECT {', '.join(columns)}, (SELECT id FROM opened) FROM claimed",
+        [*claim_params, *insert_params],
+    )
 
 
 def inserted(instance: models.Model, pk: int) -> models.Model:
@@ -268,6 +276,15 @@ class Read:
         """Run the read alone and load its rows."""
         (rows,) = in_one_message([self.statement])
         return self.load(rows)
+
+
+class MessageTail(Protocol):
+    """Statements a caller sends after a write of its own, in the write's message
+    (`in_one_message`): built when the write's moment is known, then given their rows."""
+
+    def statements(self, now: datetime) -> list[tuple[str, list]]: ...
+
+    def load(self, results: list[list[tuple]]) -> None: ...
 
 
 def read(build: Callable[[object], QuerySet], value: int | str) -> list[models.Model]:

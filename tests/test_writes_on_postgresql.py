@@ -24,6 +24,7 @@ MODULES = [
     "tests/test_fencing.py",
     "tests/test_lifecycle.py",
     "tests/test_orchestration_statements.py",
+    "tests/test_pacing_in_claim.py",
     "tests/test_pass_failures.py",
     "tests/test_pass_history.py",
     "tests/test_posting_job_execution.py",
