@@ -195,7 +195,7 @@ class DeviceRunner:
 
 def settle_then_claim(attempt: Attempt, report: Outcome, now, cluster: str = "") -> Attempt | None:
     """Record a successful attempt and claim the device's next job in one transaction: on
-    PostgreSQL five round trips fewer per job (one BEGIN, COMMIT and device lock for both,
+    PostgreSQL six round trips fewer per job (one BEGIN, COMMIT and device lock for both,
     and the lock, the claim and the accounts' read sent with the success's writes).
     The next job's attempt, or None (nothing claimable, or the record was refused).
 
