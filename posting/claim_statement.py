@@ -58,8 +58,8 @@ PACED_LOCAL = "CROSS JOIN LATERAL (SELECT %(now)s AT TIME ZONE a.timezone AS at)
 PACED = """
           AND NOT (a.min_post_interval <> INTERVAL '0' AND a.last_posted_at IS NOT NULL
                    AND a.last_posted_at + a.min_post_interval > %(now)s)
-          AND NOT (a.daily_cap IS NOT NULL AND a.posts_on_day >= a.daily_cap
-                   AND a.posts_day IS NOT NULL AND a.posts_day = local.at::date)
+          AND NOT (a.daily_cap IS NOT NULL AND a.daily_cap <= CASE
+                     WHEN a.posts_day = local.at::date THEN a.posts_on_day ELSE 0 END)
           AND (a.window_start IS NULL OR a.window_end IS NULL OR CASE
                  WHEN a.window_start <= a.window_end
                    THEN local.at::time >= a.window_start AND local.at::time < a.window_end

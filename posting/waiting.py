@@ -165,7 +165,8 @@ def jobs_waiting_because(jobs: QuerySet, reason: str, now: datetime) -> QuerySet
             # the account's local date: today or yesterday in UTC, whatever its time zone
             account__posts_day__gte=(now - timedelta(days=1)).date(),
             account__posts_on_day__gte=F("account__daily_cap"),
-        ),
+        )
+        | Q(account__daily_cap=0),
     }
     return pending.filter(conditions[WaitReason(reason)])
 

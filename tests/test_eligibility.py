@@ -95,6 +95,15 @@ def test_daily_cap_in_the_accounts_time_zone(device, clock):
     assert claimable(device) == "J1"
 
 
+def test_a_daily_cap_of_zero_lets_the_account_post_on_no_day(device, clock):
+    # Not even the first post of a day the account has not posted on yet.
+    account = make_account(device=device, daily_cap=0, posts_day=None, posts_on_day=0)
+    make_job("J1", account=account)
+    assert claimable(device) is None
+    clock.shift(timedelta(days=3))
+    assert claimable(device) is None
+
+
 def test_posting_window_in_the_accounts_time_zone(device, clock):
     # 12:00 UTC is 13:00 in Berlin (winter): outside a 14:00-16:00 window.
     account = make_account(

@@ -8,7 +8,7 @@ from django.utils import timezone
 from devices.models import DeviceHealth
 from posting.models import AccountStatus, FleetControl, Job, JobStatus, PauseScope, Platform
 from posting.pauses import pause
-from posting.waiting import waiting_because, with_wait_state
+from posting.waiting import WaitReason, jobs_waiting_because, waiting_because, with_wait_state
 from tests.factories import make_account, make_device, make_job
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +69,11 @@ def test_quarantine_retry_schedule_and_pacing(job):
     job.account.last_posted_at, job.account.min_post_interval = now, timedelta(hours=1)
     job.account.save()
     assert because(job).startswith("pacing until ")
+
+
+def test_a_daily_cap_of_zero_reads_and_filters_as_pacing(job):
+    job.account.daily_cap = 0
+    job.account.save()
+    assert because(job).startswith("pacing until ")
+    waiting = jobs_waiting_because(Job.objects.all(), WaitReason.PACING, timezone.now())
+    assert list(waiting) == [job]

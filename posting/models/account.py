@@ -95,9 +95,9 @@ class Account(models.Model):
         if self.last_posted_at and self.min_post_interval:
             candidates.append(self.last_posted_at + self.min_post_interval)
         local = self.local_now(now)
-        capped = self.daily_cap is not None and self.posts_on_day >= self.daily_cap
-        if capped and self.posts_day == local.date():
-            candidates.append(_next_local_midnight(local))
+        posted_today = self.posts_on_day if self.posts_day == local.date() else 0
+        if self.daily_cap is not None and posted_today >= self.daily_cap:
+            candidates.append(_next_local_midnight(local))  # a cap of 0: no post on any day
         allowed = max(candidates)
         return self._next_window_opening(allowed)
 
