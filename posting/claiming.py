@@ -58,15 +58,18 @@ def _paced_accounts(device: Device, now: datetime) -> list[Account]:
     """The device's accounts that are not held and whose pacing lets them post now, each with
     the device freshly read. Pauses, the device's availability and running jobs are left to
     the claim's own statement, which decides them from the rows as they are."""
-    accounts = [
-        a
-        for a in accounts_read(device).fetch()
-        if (a.status == AccountStatus.ACTIVE or (a.held_until and a.held_until <= now))
-        and a.next_post_allowed_at(now) <= now
-    ]
+    accounts = [a for a in accounts_read(device).fetch() if _may_post(a, now)]
     for account in accounts[1:]:
         account.device = accounts[0].device  # one device, read once with the accounts
     return accounts
+
+
+def _may_post(account: Account, now: datetime) -> bool:
+    """Not held (or its cooldown ended), and its pacing lets it post now."""
+    released = account.status == AccountStatus.ACTIVE or (
+        account.held_until is not None and account.held_until <= now
+    )
+    return released and account.next_post_allowed_at(now) <= now
 
 
 def accounts_read(device: Device) -> statements.Read:
@@ -120,12 +123,20 @@ def claim_next_job_in_transaction(
     return _claim_next(device, accounts, max(now, timezone.now()), cluster)
 
 
+class ClaimNotConfirmed(Exception):
+    """A claim sent in a message took a job that the read after it does not confirm: its
+    account is gone from the device's postable accounts, or its own pacing does not let it
+    post (PostgreSQL read the account's time zone otherwise: it takes CET, EET, MET and WET
+    for fixed-offset abbreviations). The caller rolls the claim back."""
+
+
 class ClaimInMessage:
     """The device's next claim with its attempt, then a read of the device's accounts, sent
     in the message of the success recorded before it (a statements.MessageTail, PostgreSQL):
     both see that success's writes, and the claim paces the accounts itself (no read can
     come between). `attempt()` once `loaded`; kept only if the caller's transaction commits
-    what it was sent after."""
+    what it was sent after. The account's own pacing has the last word: the read after the
+    claim must confirm it (else ClaimNotConfirmed)."""
 
     def __init__(self, device: Device, cluster: str = "") -> None:
         self.device, self.cluster, self.token = device, cluster, uuid.uuid4()
@@ -151,7 +162,13 @@ class ClaimInMessage:
         if self._row is None:
             return None
         accounts = {a.pk: a for a in self.accounts.instances}
-        account = accounts[self._row[claim_statement.RETURNED.index("account_id")]]
+        account_id = self._row[claim_statement.RETURNED.index("account_id")]
+        account = accounts.get(account_id)
+        if account is None or not _may_post(account, self.now):
+            raise ClaimNotConfirmed(
+                f"the claim for account {account_id} on device {self.device.name} is not "
+                "confirmed by the account as read after it"
+            )
         self.opening.device = account.device
         job = lifecycle.claimed_next(self._row, account.device, self.token, self.now, self.opening)
         job.account = account

@@ -21,6 +21,7 @@ from devices.models import Device
 from posting import lifecycle, statements
 from posting.claiming import (
     ClaimInMessage,
+    ClaimNotConfirmed,
     claim_next_job,
     claim_next_job_in_transaction,
     next_due_at,
@@ -233,12 +234,13 @@ def settle_then_claim(attempt: Attempt, report: Outcome, now, cluster: str = "")
         if block_ended:
             # The COMMIT, or a callback run after it (a device's wake-up), failed.
             return _claimed_if_committed(attempt, report, now, claimed, exc)
+        logger.warning("Recording %s alone, no claim with it: %s", attempt.job.job_id, exc)
         # The instances as the rolled-back transaction found them (a release or a health
         # change written there would otherwise be taken as done).
         attempt.device.refresh_from_db()
         attempt.job.account.refresh_from_db()
         settle_report(attempt, report, now)
-        if not isinstance(exc, DatabaseError | lifecycle.CancelRequested):
+        if not isinstance(exc, DatabaseError | lifecycle.CancelRequested | ClaimNotConfirmed):
             raise  # a fault of the claim's code: the success is recorded, the runner stops
         return None
     return claimed

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from devices.models import DeviceHealth
 from posting import runner as runner_module
-from posting.claiming import claim_next_job
+from posting.claiming import ClaimInMessage, claim_next_job
 from posting.execution import run_attempt
 from posting.models import Attempt, ClusterHeartbeat, DeviceQueue, Job, JobStatus
 from posting.runner import DeviceRunner, settle_then_claim
@@ -35,9 +35,11 @@ def a_runner(device, **options) -> DeviceRunner:
     return DeviceRunner(device, budget=options.pop("budget", 60), idle_wait=0, **options)
 
 
-def a_device_with_jobs(count: int):
-    """A phone with one account and jobs J0..J<count - 1> pending on it."""
-    device = make_device()
+def a_device_with_jobs(count: int, seen_lately: bool = False):
+    """A phone with one account and jobs J0..J<count - 1> pending on it. Seen lately, its
+    success writes nothing after its message, and on PostgreSQL the next claim is sent in it
+    (ClaimInMessage); else the claim follows the device's health write."""
+    device = make_device(last_seen_at=NOW if seen_lately else None)
     account = make_account(device=device)
     for n in range(count):
         make_job(f"J{n}", account=account)
@@ -87,8 +89,17 @@ def test_a_cancel_after_the_checkpoint_sends_the_job_to_review_and_the_runner_go
     assert not Attempt.objects.running().exists()
 
 
-def test_a_refused_next_claim_keeps_the_success_recorded_and_the_job_waiting(monkeypatch):
-    device = make_device()
+# The two ways a record claims the next job: after the success's message, or in it.
+claim_paths = pytest.mark.parametrize(
+    "seen_lately", [False, True], ids=["claim-after-record", "claim-in-message"]
+)
+
+
+@claim_paths
+def test_a_refused_next_claim_keeps_the_success_recorded_and_the_job_waiting(
+    monkeypatch, seen_lately
+):
+    device = make_device(last_seen_at=NOW if seen_lately else None)
     account = make_account(device=device)
     make_job("J0", account=account)
     broken = make_job("J1", account=account)
@@ -218,19 +229,31 @@ def a_success_to_record(device):
     return attempt, runner_module.run_attempt(attempt.job, attempt.device, attempt)
 
 
-def test_a_job_claimed_with_a_record_is_run_when_a_callback_after_the_commit_fails(
-    monkeypatch,
-):
-    attempt, report = a_success_to_record(a_device_with_jobs(2))
+def on_either_claim_path(monkeypatch, then) -> None:
+    """Wraps both ways of claiming with a record: `then(claim)` is called for the claim."""
     claim_in_transaction = runner_module.claim_next_job_in_transaction
-
-    def claim_then_a_failing_wake_up(*args, **kwargs):
-        transaction.on_commit(unanswered)  # as a released account's device wake-up is
-        return claim_in_transaction(*args, **kwargs)
-
+    claim_in_message = ClaimInMessage.attempt
     monkeypatch.setattr(
-        runner_module, "claim_next_job_in_transaction", claim_then_a_failing_wake_up
+        runner_module,
+        "claim_next_job_in_transaction",
+        lambda *args, **kwargs: then(lambda: claim_in_transaction(*args, **kwargs)),
     )
+    monkeypatch.setattr(
+        ClaimInMessage, "attempt", lambda self: then(lambda: claim_in_message(self))
+    )
+
+
+@claim_paths
+def test_a_job_claimed_with_a_record_is_run_when_a_callback_after_the_commit_fails(
+    monkeypatch, seen_lately
+):
+    attempt, report = a_success_to_record(a_device_with_jobs(2, seen_lately))
+
+    def claim_then_a_failing_wake_up(claim):
+        transaction.on_commit(unanswered)  # as a released account's device wake-up is
+        return claim()
+
+    on_either_claim_path(monkeypatch, claim_then_a_failing_wake_up)
     claimed = settle_then_claim(attempt, report, timezone.now())
     # The transaction committed: the job it claimed is handed back to be run, not dropped.
     assert claimed is not None and claimed.job.job_id == "J1"
@@ -238,13 +261,14 @@ def test_a_job_claimed_with_a_record_is_run_when_a_callback_after_the_commit_fai
     assert Job.objects.get(job_id="J0").status == JobStatus.SUCCESS
 
 
-def test_a_fault_in_the_claim_still_records_the_success_and_is_raised(monkeypatch):
-    attempt, report = a_success_to_record(a_device_with_jobs(2))
+@claim_paths
+def test_a_fault_in_the_claim_still_records_the_success_and_is_raised(monkeypatch, seen_lately):
+    attempt, report = a_success_to_record(a_device_with_jobs(2, seen_lately))
 
-    def faulty_claim(*args, **kwargs):
+    def faulty_claim(claim):
         raise KeyError("a bug in the claim")
 
-    monkeypatch.setattr(runner_module, "claim_next_job_in_transaction", faulty_claim)
+    on_either_claim_path(monkeypatch, faulty_claim)
     with pytest.raises(KeyError):
         settle_then_claim(attempt, report, timezone.now())
     assert Job.objects.get(job_id="J0").status == JobStatus.SUCCESS
