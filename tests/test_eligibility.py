@@ -3,10 +3,11 @@
 from datetime import time, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from posting.claiming import claim_next_job, next_due_at
-from posting.models import AccountStatus, FleetControl
+from posting.models import Account, AccountStatus, FleetControl
 from tests.factories import make_account, make_device, make_job
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +103,20 @@ def test_a_daily_cap_of_zero_lets_the_account_post_on_no_day(device, clock):
     assert claimable(device) is None
     clock.shift(timedelta(days=3))
     assert claimable(device) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "refused"),
+    [(time(8), None, "Give both ends"), (time(0), time(0), "never opens"), (None, None, None)],
+)
+def test_an_account_refuses_a_window_that_could_never_open_or_lacks_an_end(start, end, refused):
+    account = Account(handle="@w", window_start=start, window_end=end)
+    if refused is None:
+        account.full_clean()
+        return
+    with pytest.raises(ValidationError) as error:
+        account.full_clean()
+    assert refused in " ".join(error.value.message_dict["window_end"])
 
 
 def test_posting_window_in_the_accounts_time_zone(device, clock):

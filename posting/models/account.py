@@ -83,6 +83,13 @@ class Account(models.Model):
             raise ValidationError(
                 {"window_end": "Give both ends of the posting window, or neither."}
             )
+        if self.window_start is not None and self.window_start == self.window_end:
+            raise ValidationError(
+                {
+                    "window_end": "The posting window opens and closes at the same time, so "
+                    "it never opens. Leave both ends empty to post at any time."
+                }
+            )
 
     # --- pacing ----------------------------------------------------------------------------
 
