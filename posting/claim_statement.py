@@ -47,9 +47,6 @@ RETURNED = (
 )
 
 
-# The subqueries that do not depend on the candidate row (running jobs' accounts, paused
-# platforms) are written uncorrelated: the database computes each once per claim, not once per
-# pending job of the device (both columns are NOT NULL, so NOT IN means what it says).
 # Account.next_post_allowed_at(now) <= now, on the account's row `a` and `local`, the date
 # and time of `now` in the account's time zone (PostgreSQL). Each condition mirrors one of its
 # candidates: the interval since the last post, the day's cap (counted on the local day it was
@@ -67,6 +64,9 @@ PACED = """
                END)"""
 
 
+# The subqueries that do not depend on the candidate row (running jobs' accounts, paused
+# platforms) are written uncorrelated: the database computes each once per claim, not once per
+# pending job of the device (both columns are NOT NULL, so NOT IN means what it says).
 @functools.lru_cache(maxsize=64)
 def _eligible_ids(account_count: int | None, skip_locked: bool) -> str:
     """The subquery: the id of the device's next eligible job (highest priority, then oldest),

@@ -141,8 +141,11 @@ class ClaimInMessage:
     def __init__(self, device: Device, cluster: str = "") -> None:
         self.device, self.cluster, self.token = device, cluster, uuid.uuid4()
         self.accounts = accounts_read(device)
-        self.loaded = False
         self._row: tuple | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.accounts.instances is not None
 
     def statements(self, now: datetime) -> list[tuple[str, list]]:
         self.now = now
@@ -154,7 +157,6 @@ class ClaimInMessage:
         claimed, accounts = results
         self._row = claimed[0] if claimed else None
         self.accounts.load(accounts)
-        self.loaded = True
 
     def attempt(self) -> Attempt | None:
         """The claimed job's running attempt, with the device and the job's account as the

@@ -297,11 +297,13 @@ def end_run_with(
         "SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM ended)",
         params,
     )
-    parts = [*([lock] if lock else []), ending, *(after.statements(now) if after else [])]
-    results = statements.in_one_message(parts)
-    ((finished, updated),) = results[1 if lock else 0]
+    before = [lock] if lock else []
+    results = statements.in_one_message(
+        [*before, ending, *(after.statements(now) if after else [])]
+    )
+    ((finished, updated),) = results[len(before)]
     if after is not None:
-        after.load(results[2 if lock else 1 :])
+        after.load(results[len(before) + 1 :])
     if finished != 1:
         return False
     if updated != 1:
