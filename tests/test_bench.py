@@ -4,6 +4,7 @@ Only behaviour is asserted here; the figures and their ratios are reported by `m
 bench`, never checked against wall-clock targets in tests.
 """
 
+import re
 import subprocess
 import sys
 
@@ -73,7 +74,14 @@ def test_orchestration_counts_the_cpu_of_every_cluster_process_against_bare_djan
     lines = bench("orchestration", "--size", "40")
     row = rows_of(lines)["orchestration"]
     assert "ms CPU per job" in row and "ms CPU per no-op task (bare django-q2)" in row
-    assert "40 zero-latency jobs on 8 simulated devices" in "\n".join(lines)
+    details = "\n".join(lines)
+    assert "40 zero-latency jobs on 8 simulated devices" in details
+    (rounds,) = [line for line in lines if "each round's ratio: " in line]
+    ratios = rounds.split("each round's ratio: ")[1].split(", ")
+    assert len(ratios) == 3 and all(r.endswith("x") for r in ratios)
+    # The verdict's ratio is the median round's.
+    (shown,) = re.findall(r"\b\d+\.\d\dx\b", row)
+    assert shown == sorted(ratios, key=lambda r: float(r[:-1]))[1]
 
 
 def test_an_unknown_scenario_is_refused():
