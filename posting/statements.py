@@ -325,8 +325,11 @@ def in_one_message(parts: Sequence[tuple[str, list]]) -> list[list[tuple]]:
             # Each statement merged with its values alone, then the message sent without
             # parameters: psycopg caches how it splits a statement only up to 50 parameters
             # and 4 KB, which a whole message exceeds (its split was a tenth of a job's CPU).
-            mogrify = cursor.cursor.mogrify
-            cursor.execute("; ".join(mogrify(sql, params) for sql, params in parts))
+            # Merging is psycopg's own work outside Django's execute: its errors (a value it
+            # cannot adapt, a NUL in a text) are made Django's DatabaseError as execute's are.
+            with cursor.db.wrap_database_errors:
+                message = "; ".join(cursor.cursor.mogrify(sql, ps) for sql, ps in parts)
+            cursor.execute(message)
             results = [cursor.fetchall()]
             for _ in parts[1:]:
                 cursor.nextset()

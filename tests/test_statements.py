@@ -126,6 +126,27 @@ def test_one_message_is_one_execute_unless_the_connections_cursor_binds_on_the_s
     assert len(context.captured_queries) == 2
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the message's own merging")
+@pytest.mark.django_db(transaction=True)
+def test_a_value_that_cannot_be_sent_in_a_message_raises_djangos_error_and_writes_nothing():
+    # psycopg merges the message's values itself (mogrify), outside Django's execute: a text
+    # PostgreSQL cannot hold must still be a DatabaseError, which the runner recovers from.
+    account = make_account(device=make_device())
+    unsendable = ("SELECT %s", ["a NUL \x00 in a text"])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        statements.in_one_message([_posts_on_day(account), unsendable])
+    account.refresh_from_db()
+    assert account.posts_on_day == 0
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\x00")))
+def test_any_text_comes_back_unchanged_through_a_message(text):
+    """Values are merged into the message's text before it is sent: quotes, backslashes,
+    percent signs and placeholders in a value stay the value."""
+    parts = [("SELECT %s", [text]), ("SELECT %s, '%%s'", [text + "%s"])]
+    assert statements.in_one_message(parts) == [[(text,)], [(text + "%s", "%s")]]
+
+
 TEXT_FIELDS = [
     (model, field.name)
     for model in (Account, Attempt, Job)
