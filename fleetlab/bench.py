@@ -165,6 +165,7 @@ def _cluster_cpu(fleet: Fleet, session: int, start_work, done, size: int) -> tup
 # alternate the two clusters, so a drift of the machine's speed falls on both.
 ORCHESTRATION_ROUNDS = 3
 NOOPS_DONE = "SELECT COUNT(*) AS n FROM django_q_task WHERE func = 'fleetlab.bench_steps.noop'"
+LEASES_HELD = "SELECT COUNT(*) AS n FROM posting_devicequeue WHERE runner_token IS NOT NULL"
 # Bare django-q2's queue and cluster name: on PostgreSQL it shares the database with the posting
 # cluster, whose schedules (the sweep, the daily prune) are bound to the posting cluster's name
 # and would otherwise run in the floor's cluster, and whose device tasks would share its queue.
@@ -192,7 +193,7 @@ def orchestration(folder: Path, size: int, env: dict, devices: int = 8) -> Resul
     rounds = []
     for n in range(ORCHESTRATION_ROUNDS):
         fleet_cpu, fleet_wall = _posting_round(fleet, names, size, n)
-        bare_cpu, bare_wall = _noop_round(bare, devices, size, n)
+        bare_cpu, bare_wall = _noop_round(bare, devices, size)
         rounds.append((fleet_cpu / bare_cpu, fleet_cpu, fleet_wall, bare_cpu, bare_wall))
     times, fleet_cpu, fleet_wall, bare_cpu, bare_wall = sorted(rounds)[len(rounds) // 2]
     per_job, per_task = fleet_cpu / size, bare_cpu / size
@@ -223,19 +224,25 @@ def _posting_round(fleet: Fleet, names: list[str], size: int, n: int) -> tuple[f
     done = "SELECT COUNT(*) AS n FROM posting_job WHERE status = 'success'"
     try:
         session = _start_and_settle(fleet, len(names) + 4)
-        return _cluster_cpu(
+        measured = _cluster_cpu(
             fleet,
             session,
             lambda: fleet.manage("import_jobs", str(jobs)),
             lambda: fleet.query(done)[0]["n"] >= size * (n + 1),
             size,
         )
+        # A runner stopped before it hands its device over would hold the device's lease
+        # into the next round, whose wake-up would then wait for the sweep.
+        fleet.wait_until(
+            lambda: fleet.query(LEASES_HELD)[0]["n"] == 0, timeout=60, what="leases released"
+        )
+        return measured
     finally:
         fleet.stop_all()
 
 
-def _noop_round(bare: Fleet, workers: int, size: int, n: int) -> tuple[float, float]:
-    """Round n of bare django-q2: `size` more no-op tasks through a cluster just started."""
+def _noop_round(bare: Fleet, workers: int, size: int) -> tuple[float, float]:
+    """A round of bare django-q2: `size` no-op tasks through a cluster just started."""
     try:
         session = _start_and_settle(
             bare, workers + 3, name=BARE_CLUSTER, command=("-m", "fleetlab.bare_cluster")
@@ -245,11 +252,12 @@ def _noop_round(bare: Fleet, workers: int, size: int, n: int) -> tuple[float, fl
             session,
             lambda: step(bare, "enqueue_noops", size),
             # Its own tasks only: on PostgreSQL the posting cluster's tasks share the table.
-            lambda: bare.query(NOOPS_DONE)[0]["n"] >= size * (n + 1),
+            lambda: bare.query(NOOPS_DONE)[0]["n"] >= size,
             size,
         )
     finally:
         bare.stop_all()
+        step(bare, "forget_noops")
 
 
 # --- idle gap --------------------------------------------------------------------------------

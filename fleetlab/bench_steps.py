@@ -39,6 +39,9 @@ from posting.models import (
 BATCH = 20_000
 
 
+NOOP = "fleetlab.bench_steps.noop"
+
+
 def noop() -> None:
     """The task bare django-q2 runs in the orchestration scenario."""
 
@@ -47,8 +50,18 @@ def enqueue_noops(size: str) -> dict:
     from django_q.tasks import async_task
 
     for _ in range(int(size)):
-        async_task("fleetlab.bench_steps.noop")
+        async_task(NOOP)
     return {"enqueued": int(size)}
+
+
+def forget_noops() -> dict:
+    """Delete bare django-q2's task rows after its round. On PostgreSQL the posting cluster
+    shares the table, and its monitor reads and prunes every success row beyond its save
+    limit, whoever's: rows left would cost its next round and vanish from the next count."""
+    from django_q.models import Task
+
+    deleted, _ = Task.objects.filter(func=NOOP).delete()
+    return {"deleted": deleted}
 
 
 # --- import ----------------------------------------------------------------------------------
