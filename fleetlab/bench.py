@@ -164,7 +164,8 @@ def _cluster_cpu(fleet: Fleet, session: int, start_work, done, size: int) -> tup
 # 1.9 and 3.0 ms per task on the same machine): the verdict is on the median of rounds that
 # alternate the two clusters, so a drift of the machine's speed falls on both.
 ORCHESTRATION_ROUNDS = 3
-NOOPS_DONE = "SELECT COUNT(*) AS n FROM django_q_task WHERE func = 'fleetlab.bench_steps.noop'"
+NOOP = "fleetlab.bench_steps.noop"  # the task bare django-q2 runs (fleetlab.bench_steps)
+NOOPS_DONE = f"SELECT COUNT(*) AS n FROM django_q_task WHERE func = '{NOOP}'"
 LEASES_HELD = "SELECT COUNT(*) AS n FROM posting_devicequeue WHERE runner_token IS NOT NULL"
 # Bare django-q2's queue and cluster name: on PostgreSQL it shares the database with the posting
 # cluster, whose schedules (the sweep, the daily prune) are bound to the posting cluster's name

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from fleetlab import legacy_tracker
+from fleetlab.bench import NOOP
 from posting.job_rows import write_rows
 from posting.lifecycle import open_pass_entries
 from posting.models import (
@@ -37,9 +38,6 @@ from posting.models import (
 )
 
 BATCH = 20_000
-
-
-NOOP = "fleetlab.bench_steps.noop"
 
 
 def noop() -> None:

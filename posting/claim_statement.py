@@ -131,8 +131,7 @@ def _positional(sql: str) -> tuple[str, tuple[str | None, ...]]:
     return "".join(out), tuple(slots)
 
 
-def _execute(sql: str, values: dict, account_ids: list[int]) -> tuple | None:
-    statement, params = _bound(sql, values, account_ids)
+def _fetch_one(statement: str, params: list) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.fetchone()
@@ -175,9 +174,7 @@ def claim_returning(
     database refuses fails the whole statement, the claim with it."""
     claim = claim_statement(device_pk, account_ids, token, now, target)
     if opening is None:
-        with connection.cursor() as cursor:
-            cursor.execute(*claim)
-            return cursor.fetchone()
+        return _fetch_one(*claim)
     return statements.claimed_and_opened(claim, opening, RETURNED)
 
 
@@ -186,19 +183,25 @@ def claim_statement(
 ) -> tuple[str, list]:
     """claim_returning's UPDATE ... RETURNING and its parameters, among these accounts or
     (None, PostgreSQL) among all the device's, paced by the statement (`PACED`)."""
-    q = connection.ops.quote_name
-    subquery = _subquery(None if account_ids is None else len(account_ids))
+    account_count = None if account_ids is None else len(account_ids)
+    sql = _claim_sql(account_count, target, connection.features.has_select_for_update_skip_locked)
     at = connection.ops.adapt_datetimefield_value(now)
     lease = Job._meta.get_field("lease_token").get_db_prep_value(token, connection)
-    sql = (
+    values = {**_values(device_pk, now), "lease": lease, "at": at}
+    return _bound(sql, values, account_ids)
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_sql(account_count: int | None, target: str, skip_locked: bool) -> str:
+    """The claim's UPDATE, written once per account count and target (every job claims)."""
+    q = connection.ops.quote_name
+    return (
         f"UPDATE {q(Job._meta.db_table)} SET status = {_literal(target)}, "
         "lease_token = %(lease)s, device_id = %(device)s, claimed_at = %(at)s, "
         "attempts = attempts + 1, cancel_requested = FALSE, updated_at = %(at)s "
-        f"WHERE id = ({subquery}) AND status = {_literal(JobStatus.PENDING)} "
-        f"RETURNING {', '.join(RETURNED)}"
+        f"WHERE id = ({_eligible_ids(account_count, skip_locked)}) "
+        f"AND status = {_literal(JobStatus.PENDING)} RETURNING {', '.join(RETURNED)}"
     )
-    values = {**_values(device_pk, now), "lease": lease, "at": at}
-    return _bound(sql, values, account_ids)
 
 
 def eligible_row(device_pk: int, account_ids: list[int], now: datetime) -> tuple | None:
@@ -207,4 +210,4 @@ def eligible_row(device_pk: int, account_ids: list[int], now: datetime) -> tuple
     q = connection.ops.quote_name
     subquery = _subquery(len(account_ids))
     sql = f"SELECT {', '.join(RETURNED)} FROM {q(Job._meta.db_table)} WHERE id = ({subquery})"
-    return _execute(sql, _values(device_pk, now), account_ids)
+    return _fetch_one(*_bound(sql, _values(device_pk, now), account_ids))
